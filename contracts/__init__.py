@@ -1,0 +1,1 @@
+"""Wire shapes: pydantic models of HTTP bodies and published events. No behaviour."""

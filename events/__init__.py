@@ -1,0 +1,1 @@
+"""The domain: aggregates, events and the flow engine. No I/O."""

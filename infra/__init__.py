@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL, Kafka, files and embedded servers. No business rules."""

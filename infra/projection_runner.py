@@ -1,0 +1,148 @@
+"""The one projection runner: catches each projection up from its position, then follows.
+
+Each step reads a batch of events after the projection's position and, in the same
+transaction, writes the view rows and the new position. The tracking row is locked for
+the step, so several service processes can run the same projections without applying an
+event twice. Commands can wait until the projections have seen their own events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from infra.event_store import EventStore
+from infra.postgres import run_schema
+from projections.base import Projection
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+class ProjectionRunner:
+    """Runs projections as background tasks, or step by step for rebuilds."""
+
+    def __init__(
+        self, store: EventStore, projections: Sequence[Projection], *, batch: int = 500
+    ) -> None:
+        self.store = store
+        self.pool: asyncpg.Pool = store.pool
+        self.projections = {p.name: p for p in projections}
+        self.batch = batch
+        self.positions: dict[str, int] = {}
+        self._wake = {name: asyncio.Event() for name in self.projections}
+        self._progress = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def prepare(self) -> None:
+        """Create every projection's tables (idempotent)."""
+        for projection in self.projections.values():
+            await run_schema(self.pool, projection.schema)
+
+    async def start(self) -> None:
+        """Prepare, then follow the log in the background."""
+        await self.prepare()
+        self.store.follow(self._on_append)
+        for projection in self.projections.values():
+            self._tasks.append(asyncio.create_task(self._follow(projection), name=f"projection-{projection.name}"))
+
+    async def stop(self) -> None:
+        """Cancel the followers."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def wait_for(self, position: int | None, timeout: float) -> bool:
+        """Wait until every projection has passed `position`; False on timeout."""
+        if position is None:
+            return True
+
+        def caught_up() -> bool:
+            return all(self.positions.get(name, 0) >= position for name in self.projections)
+
+        async with self._progress:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait_for(caught_up), timeout)
+            return caught_up()
+
+    async def step(self, projection: Projection) -> int:
+        """Apply the next batch of events; returns how many events were read."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO procession_tracking (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                projection.name,
+            )
+            position = await conn.fetchval(
+                "SELECT position FROM procession_tracking WHERE name = $1 FOR UPDATE", projection.name
+            )
+            rows = await conn.fetch(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM procession_events WHERE notification_id > $1 ORDER BY notification_id LIMIT $2",
+                position, self.batch,
+            )
+            for row in rows:
+                if row["topic"] not in projection.topics:
+                    continue
+                event = self.store.decode(row[1], row[2], row[3], row[4])
+                handler = projection.handler_for(event)
+                if handler is not None:
+                    await handler(conn, event, row["notification_id"])
+            if rows:
+                position = rows[-1]["notification_id"]
+                await conn.execute(
+                    "UPDATE procession_tracking SET position = $2 WHERE name = $1", projection.name, position
+                )
+        await self._advanced(projection.name, position)
+        return len(rows)
+
+    async def reset(self, projection: Projection) -> None:
+        """Empty a projection's tables and move it back to position 0, atomically."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO procession_tracking (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                projection.name,
+            )
+            await conn.execute("SELECT 1 FROM procession_tracking WHERE name = $1 FOR UPDATE", projection.name)
+            await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
+            await conn.execute("UPDATE procession_tracking SET position = 0 WHERE name = $1", projection.name)
+        self.positions[projection.name] = 0
+
+    async def rebuild(self, projection: Projection, progress: Callable[[int], None] | None = None) -> None:
+        """Rebuild one projection from zero, reporting each batch to `progress`."""
+        await self.reset(projection)
+        while (count := await self.step(projection)) > 0:
+            if progress:
+                progress(count)
+
+    async def _advanced(self, name: str, position: int) -> None:
+        self.positions[name] = position
+        async with self._progress:
+            self._progress.notify_all()
+
+    def _on_append(self, _position: int) -> None:
+        for wake in self._wake.values():
+            wake.set()
+
+    async def _follow(self, projection: Projection) -> None:
+        wake = self._wake[projection.name]
+        failures = 0
+        while True:
+            wake.clear()
+            try:
+                count = await self.step(projection)
+                failures = 0
+            except Exception:  # noqa: BLE001 - a follower must outlive one bad step
+                failures += 1
+                log.exception("projection %s failed; retrying", projection.name)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            if count < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)

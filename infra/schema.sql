@@ -1,0 +1,120 @@
+-- procession's schema. Idempotent: run at every start.
+-- The events table keeps the layout of eventsourcing's PostgreSQL application recorder
+-- (table "<application name>_events"), so the library's own reader can load our aggregates;
+-- the extra columns are ours.
+CREATE TABLE IF NOT EXISTS procession_events (
+    originator_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    topic text,
+    state bytea,
+    notification_id bigserial,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    hash bytea NOT NULL,
+    PRIMARY KEY (originator_id, originator_version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS procession_events_notification_id_idx
+    ON procession_events (notification_id ASC);
+
+CREATE TABLE IF NOT EXISTS procession_idempotency (
+    key text PRIMARY KEY,
+    result bytea,
+    position bigint,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE TABLE IF NOT EXISTS procession_tracking (
+    name text PRIMARY KEY,
+    position bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS procession_tokens (
+    token_hash text PRIMARY KEY,
+    username text NOT NULL,
+    role text NOT NULL CHECK (role IN ('admin', 'user')),
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- One call appends a whole batch of commands: each command's events are checked against
+-- the versions they expect and written with a SHA-256 hash chained to the event before
+-- them in the global order, or the command is answered 'conflict' / 'duplicate' alone.
+-- The EXCLUSIVE lock serialises writers, so notification ids are assigned in commit order
+-- and a reader that has seen position N will never later see an event below N appear.
+CREATE OR REPLACE FUNCTION procession_append(
+    p_command int[], p_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[],
+    p_keys text[], p_results bytea[]
+) RETURNS TABLE (command int, outcome text, first_position bigint, last_position bigint, result bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n_commands int := coalesce(array_length(p_keys, 1), 0);
+    n_events int := coalesce(array_length(p_ids, 1), 0);
+    c int;
+    i int;
+    j int := 1;
+    start_j int;
+    prev bytea;
+    pos bigint;
+    current_version bigint;
+    stored bytea;
+    ok boolean;
+    last_written bigint := NULL;
+    seq regclass := pg_get_serial_sequence('procession_events', 'notification_id')::regclass;
+BEGIN
+    LOCK TABLE procession_events IN EXCLUSIVE MODE;
+    SELECT e.hash INTO prev FROM procession_events e ORDER BY e.notification_id DESC LIMIT 1;
+    prev := coalesce(prev, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+    FOR c IN 1..n_commands LOOP
+        start_j := j;
+        WHILE j <= n_events AND p_command[j] = c LOOP
+            j := j + 1;
+        END LOOP;
+        IF p_keys[c] IS NOT NULL THEN
+            SELECT k.result INTO stored FROM procession_idempotency k WHERE k.key = p_keys[c];
+            IF FOUND THEN
+                command := c; outcome := 'duplicate'; first_position := NULL;
+                last_position := NULL; result := stored;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+        END IF;
+        ok := true;
+        -- The first event of each aggregate in the command says which version it expects.
+        FOR i IN start_j..j - 1 LOOP
+            IF i = start_j OR NOT (p_ids[i] = ANY (p_ids[start_j:i - 1])) THEN
+                SELECT e.originator_version INTO current_version FROM procession_events e
+                    WHERE e.originator_id = p_ids[i]
+                    ORDER BY e.originator_version DESC LIMIT 1;
+                IF coalesce(current_version, 0) <> p_versions[i] - 1 THEN
+                    ok := false;
+                    EXIT;
+                END IF;
+            END IF;
+        END LOOP;
+        IF NOT ok THEN
+            command := c; outcome := 'conflict'; first_position := NULL;
+            last_position := NULL; result := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        first_position := NULL;
+        FOR i IN start_j..j - 1 LOOP
+            pos := nextval(seq);
+            prev := sha256(prev || int8send(pos) || uuid_send(p_ids[i]) || int8send(p_versions[i])
+                           || convert_to(p_topics[i], 'UTF8') || p_states[i]);
+            INSERT INTO procession_events
+                (originator_id, originator_version, topic, state, notification_id, hash)
+                VALUES (p_ids[i], p_versions[i], p_topics[i], p_states[i], pos, prev);
+            first_position := coalesce(first_position, pos);
+            last_written := pos;
+        END LOOP;
+        IF p_keys[c] IS NOT NULL THEN
+            INSERT INTO procession_idempotency (key, result, position)
+                VALUES (p_keys[c], p_results[c], last_written);
+        END IF;
+        command := c; outcome := 'appended'; last_position := last_written; result := NULL;
+        RETURN NEXT;
+    END LOOP;
+    IF last_written IS NOT NULL THEN
+        PERFORM pg_notify('procession_events', last_written::text);
+    END IF;
+END;
+$$;

@@ -1,0 +1,41 @@
+"""The aiohttp app factory: middlewares, the route table of every face, and the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib import metadata
+
+from aiohttp import web
+
+from infra.settings import Settings
+from services.bootstrap import runtime
+from services.faces import opendatadsl, system
+from services.http.auth import auth_middleware
+from services.http.openapi import build_document
+from services.http.problems import problem_middleware
+from services.http.request_log import request_log_middleware
+from services.http.routes import Route
+from services.keys import OPENAPI, ROUTE_SPECS, RUNTIME
+
+ROUTES: list[Route] = [*system.ROUTES, *opendatadsl.ROUTES]
+
+
+def create_app(settings: Settings) -> web.Application:
+    """A ready-to-run application; the database and workers open when it starts."""
+    middlewares = [problem_middleware, auth_middleware]
+    if settings.log_requests:
+        middlewares.insert(0, request_log_middleware)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    app[ROUTE_SPECS] = {}
+    for route in ROUTES:
+        registered = app.router.add_route(route.method, route.path, route.handler)
+        app[ROUTE_SPECS][registered] = route
+    app[OPENAPI] = build_document(ROUTES, metadata.version("procession"))
+
+    async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with runtime(settings) as rt:
+            app[RUNTIME] = rt
+            yield
+
+    app.cleanup_ctx.append(runtime_ctx)
+    return app

