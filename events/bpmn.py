@@ -72,26 +72,28 @@ def parse_bpmn(document: bytes | str, *, max_bytes: int = 1_048_576) -> FlowGrap
 
 
 def _read_xml(document: bytes | str, max_bytes: int) -> Element:
-    data = document.encode("utf-8", "surrogatepass") if isinstance(document, str) else bytes(document)
+    data = document.encode("utf-8", "surrogatepass") if isinstance(document, str) else document
     if len(data) > max_bytes:
         raise DocumentTooLargeError(len(data), max_bytes)
     try:
         # Parse the caller's str as str: re-encoding could contradict its XML declaration.
         return safe_xml.fromstring(
-            document if isinstance(document, str) else data,
-            forbid_dtd=True, forbid_entities=True, forbid_external=True,
+            document, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
-    except DTDForbidden:
-        problem = "a DOCTYPE declaration is not allowed (it enables entity expansion and XXE)"
-    except EntitiesForbidden:
-        problem = "entity declarations are not allowed"
-    except DefusedXmlException:
-        problem = "external references are not allowed"
+    except DefusedXmlException as exc:
+        raise WorkflowError("unsafe XML", [_unsafe_reason(exc)]) from None
     except ParseError as exc:
         raise WorkflowError("malformed XML", [str(exc)]) from None
-    except (ValueError, LookupError) as exc:  # bad encoding names, unencodable text
+    except (ValueError, LookupError) as exc:  # unknown encoding names, unencodable text
         raise WorkflowError("malformed XML", [f"cannot decode document: {exc}"]) from None
-    raise WorkflowError("unsafe XML", [problem])
+
+
+def _unsafe_reason(exc: DefusedXmlException) -> str:
+    if isinstance(exc, DTDForbidden):
+        return "a DOCTYPE declaration is not allowed (it enables entity expansion and XXE)"
+    if isinstance(exc, EntitiesForbidden):
+        return "entity declarations are not allowed"
+    return "external references are not allowed"
 
 
 def _build_graph(process: Element) -> FlowGraph:
@@ -99,6 +101,7 @@ def _build_graph(process: Element) -> FlowGraph:
     nodes: dict[str, Node] = {}
     flows: list[Flow] = []
     seen: set[str] = set()
+    refused: set[str] = set()
     for child in _elements(process):
         local = _local(child)
         el_id = child.get("id")
@@ -111,6 +114,7 @@ def _build_graph(process: Element) -> FlowGraph:
             continue
         if not _in_bpmn(child) or (local not in _NODE_KINDS and local != "sequenceFlow"):
             problems.append(f"unsupported element {_describe(child)}")
+            refused.add(el_id or "")
         elif not el_id:
             problems.append(f"{local} without an id")
         elif local == "sequenceFlow":
@@ -121,7 +125,8 @@ def _build_graph(process: Element) -> FlowGraph:
             nodes[el_id] = _read_node(child, el_id, _NODE_KINDS[local], problems)
     # incoming/outgoing child refs duplicate the sequenceFlows; the flows are authoritative.
     graph = FlowGraph(nodes=nodes, flows=tuple(flows), process_id=process.get("id"))
-    problems.extend(graph_problems(graph))
+    # Flows into a refused element would only repeat that problem.
+    problems.extend(graph_problems(graph, known_elsewhere=refused))
     if problems:
         raise WorkflowError("invalid BPMN process", problems)
     return graph
@@ -135,6 +140,7 @@ def _read_node(el: Element, el_id: str, kind: NodeKind, problems: list[str]) -> 
         id=el_id,
         kind=kind,
         name=el.get("name"),
+        # The taskExtension element (Altinn v8) wins over the legacy v7 attribute.
         task_type=task_type or _altinn_attribute(el, "tasktype"),
         extensions=extensions,
         default_flow=el.get("default"),

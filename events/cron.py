@@ -53,7 +53,9 @@ _DOW_QUARTZ = _Spec("day-of-week", 1, 7, {d: i + 1 for d, i in _DAYS.items()})
 _YEAR = _Spec("year", 1970, 2199)
 _ANY = ("*", "?")
 _VALUE = r"[0-9]+|[A-Za-z]+"
-_ITEM = re.compile(rf"(?:(?P<any>[*?])|(?P<lo>{_VALUE})(?:-(?P<hi>{_VALUE}))?)(?:/(?P<step>[0-9]+))?")
+_ITEM = re.compile(
+    rf"(?:(?P<any>[*?])|(?P<lo>{_VALUE})(?:-(?P<hi>{_VALUE}))?)(?:/(?P<step>[0-9]+))?"
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class CronSchedule:
                 t = datetime(year, 1, 1, tzinfo=UTC)
             elif not _has(self.months, t.month):
                 month = _next(self.months, t.month)
-                t = datetime(t.year + (month is None), month or 1, 1, tzinfo=UTC)
+                t = (datetime(t.year, month, 1, tzinfo=UTC) if month is not None
+                     else datetime(t.year + 1, 1, 1, tzinfo=UTC))
             elif not self._day_matches(t):
                 t = datetime(t.year, t.month, t.day, tzinfo=UTC) + timedelta(days=1)
             elif not _has(self.hours, t.hour):
@@ -105,7 +108,9 @@ class CronSchedule:
                 return t
         return None
 
-    def fires_between(self, start: datetime, end: datetime, limit: int = MAX_FIRES) -> list[datetime]:
+    def fires_between(
+        self, start: datetime, end: datetime, limit: int = MAX_FIRES
+    ) -> list[datetime]:
         """Fires in the half-open window (start, end], at most `limit` of them.
 
         Half-open so that consecutive windows never count a fire twice.
@@ -127,8 +132,10 @@ class CronSchedule:
 
 def parse_cron(expression: str) -> CronSchedule:
     """Validate `expression` against the grammar above; raise CronError naming the wrong field."""
-    if not isinstance(expression, str) or not expression.strip():
-        raise CronError("cron expression is empty", expression=str(expression))
+    if not isinstance(expression, str):  # JSON callers can pass numbers or null
+        raise CronError("cron expression must be a string", expression=repr(expression))
+    if not expression.strip():
+        raise CronError("cron expression is empty", expression=expression)
     parts = expression.split()
     standard = len(parts) == 5
     if standard:

@@ -6,7 +6,7 @@ walkable (start and end events exist, every flow joins two known nodes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
@@ -92,7 +92,8 @@ class Node:
     default_flow: str | None = None
 
     def __post_init__(self) -> None:
-        # Accept any mapping from callers but store the frozen form.
+        # Accept plain strings and mappings from callers but store the strict forms.
+        object.__setattr__(self, "kind", NodeKind(self.kind))
         if not isinstance(self.extensions, FrozenMap):
             object.__setattr__(self, "extensions", FrozenMap(self.extensions))
 
@@ -160,11 +161,13 @@ class FlowGraph:
         return [n for n in self.nodes.values() if n.kind in kinds]
 
 
-def graph_problems(graph: FlowGraph) -> list[str]:
+def graph_problems(graph: FlowGraph, *, known_elsewhere: Collection[str] = ()) -> list[str]:
     """Every structural defect that would stop an engine walking `graph`.
 
     Shared by every source format so a BPMN model and a state machine are held
-    to the same rules. An empty list means the graph is usable.
+    to the same rules. An empty list means the graph is usable. Flows may point
+    at ids in `known_elsewhere` (elements a compiler already refused) without
+    being reported again.
     """
     problems: list[str] = []
     if not graph.start_events():
@@ -177,7 +180,7 @@ def graph_problems(graph: FlowGraph) -> list[str]:
             problems.append(f"duplicate id {f.id!r}")
         flow_ids.add(f.id)
         for end, ref in (("source", f.source), ("target", f.target)):
-            if ref not in graph.nodes:
+            if ref not in graph.nodes and ref not in known_elsewhere:
                 problems.append(f"flow {f.id}: {end} {ref!r} is not an element of the process")
     for n in graph.nodes.values():
         outgoing = graph.outgoing(n.id)

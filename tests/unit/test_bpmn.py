@@ -204,7 +204,9 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
 ]>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&lol4;</bpmn:definitions>"""
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">
+  &lol4;
+</bpmn:definitions>"""
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE definitions [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -228,7 +230,7 @@ def test_external_entity_is_refused_as_unsafe() -> None:
 
 
 def test_any_doctype_is_refused_even_without_entities() -> None:
-    document = bpmn(LINEAR).replace("<bpmn:definitions", "<!DOCTYPE definitions>\n<bpmn:definitions", 1)
+    document = bpmn(LINEAR).replace("<bpmn:definitions", "<!DOCTYPE definitions><bpmn:definitions", 1)
 
     assert refusal(document).title == "unsafe XML"
 
@@ -252,7 +254,13 @@ def test_oversized_check_counts_bytes_not_characters() -> None:
 
 @pytest.mark.parametrize(
     "document",
-    [b"", b"<a><b></a>", b"not xml at all", b"<?xml version='1.0' encoding='nonsense'?><a/>", "<a>\ud800</a>"],
+    [
+        b"",
+        b"<a><b></a>",
+        b"not xml at all",
+        b"<?xml version='1.0' encoding='nonsense'?><a/>",
+        "<a>\ud800</a>",
+    ],
     ids=["empty", "mismatched-tag", "text", "unknown-encoding", "lone-surrogate"],
 )
 def test_malformed_xml_is_refused_as_malformed(document: bytes | str) -> None:
@@ -302,6 +310,16 @@ def test_unsupported_elements_are_all_named_with_their_ids() -> None:
     ]
 
 
+def test_flows_into_a_refused_element_do_not_repeat_the_problem() -> None:
+    body = LINEAR.replace('targetRef="End"', 'targetRef="Fork"') + """
+    <bpmn:parallelGateway id="Fork"/>
+    <bpmn:sequenceFlow id="F3" sourceRef="Fork" targetRef="End"/>"""
+
+    error = refusal(bpmn(body))
+
+    assert error.problems == ["unsupported element parallelGateway (id=Fork)"]
+
+
 def test_timer_start_event_is_refused() -> None:
     body = LINEAR.replace(
         '<bpmn:startEvent id="Start"/>',
@@ -318,20 +336,25 @@ def test_timer_start_event_is_refused() -> None:
 def test_foreign_elements_inside_the_process_are_refused() -> None:
     error = refusal(bpmn(LINEAR + '<altinn:thing id="X"/>'))
 
-    assert error.problems == ["unsupported element thing (id=X, namespace=http://altinn.no/process)"]
+    assert error.problems == [
+        "unsupported element thing (id=X, namespace=http://altinn.no/process)"
+    ]
 
 
 def test_harmless_elements_and_diagrams_are_ignored() -> None:
     body = LINEAR + """
     <bpmn:documentation>A process</bpmn:documentation>
-    <bpmn:laneSet id="Lanes"><bpmn:lane id="Lane_1"><bpmn:flowNodeRef>T1</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:laneSet id="Lanes">
+      <bpmn:lane id="Lane_1"><bpmn:flowNodeRef>T1</bpmn:flowNodeRef></bpmn:lane>
+    </bpmn:laneSet>
     <bpmn:textAnnotation id="Note"><bpmn:text>note</bpmn:text></bpmn:textAnnotation>
     <bpmn:association id="Assoc" sourceRef="T1" targetRef="Note"/>
     <bpmn:dataObject id="Data"/>
     <bpmn:dataObjectReference id="DataRef" dataObjectRef="Data"/>
     <bpmn:dataStoreReference id="Store"/>
     <!-- a comment -->"""
-    diagram = '<bpmndi:BPMNDiagram id="D"><bpmndi:BPMNPlane id="Plane" bpmnElement="P1"/></bpmndi:BPMNDiagram>'
+    diagram = """
+  <bpmndi:BPMNDiagram id="D"><bpmndi:BPMNPlane id="Plane" bpmnElement="P1"/></bpmndi:BPMNDiagram>"""
 
     graph = parse_bpmn(bpmn(body, outside=diagram))
 
@@ -343,7 +366,9 @@ def test_user_service_and_script_tasks_map_to_their_kinds() -> None:
     <bpmn:startEvent id="S"/>
     <bpmn:userTask id="U"/>
     <bpmn:serviceTask id="Svc"/>
-    <bpmn:scriptTask id="Scr" scriptFormat="python"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="Scr" scriptFormat="python">
+      <bpmn:script>x = 1</bpmn:script>
+    </bpmn:scriptTask>
     <bpmn:endEvent id="E"/>
     <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="U"/>
     <bpmn:sequenceFlow id="F2" sourceRef="U" targetRef="Svc"/>
@@ -416,7 +441,8 @@ def test_structural_defects_are_refused(body: str, problem: str) -> None:
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    body = LINEAR.replace('targetRef="T1"', 'targetRef="Missing"') + '<bpmn:parallelGateway id="G"/>'
+    body = LINEAR.replace('targetRef="T1"', 'targetRef="Missing"')
+    body += '<bpmn:parallelGateway id="G"/>'
 
     error = refusal(bpmn(body))
 
@@ -425,9 +451,10 @@ def test_all_problems_are_reported_at_once() -> None:
 
 
 def test_first_executable_process_is_chosen() -> None:
-    other = '<bpmn:process id="Exec" isExecutable="true">' + LINEAR.replace("T1", "X1") + "</bpmn:process>"
+    other = f'<bpmn:process id="Exec" isExecutable="true">{LINEAR.replace("T1", "X1")}</bpmn:process>'
+    not_executable = 'id="NotExec" isExecutable="false"'
 
-    graph = parse_bpmn(bpmn(LINEAR, process_attrs='id="NotExec" isExecutable="false"', outside=other))
+    graph = parse_bpmn(bpmn(LINEAR, process_attrs=not_executable, outside=other))
 
     assert graph.process_id == "Exec"
     assert [t.id for t in graph.tasks()] == ["X1"]
@@ -455,11 +482,15 @@ def test_unknown_node_or_flow_raises_key_error() -> None:
         graph.flow("Nope")
 
 
+def script_task() -> Node:
+    return Node("t", NodeKind.SERVICE_TASK, "Run", "script", {"script": "hello"})
+
+
 def test_graphs_can_be_built_directly_from_plain_mappings() -> None:
     graph = FlowGraph(
         nodes={
             "s": Node("s", NodeKind.START_EVENT),
-            "t": Node("t", NodeKind.SERVICE_TASK, "Run", "script", {"script": "hello"}),
+            "t": script_task(),
             "e": Node("e", NodeKind.END_EVENT),
         },
         flows=(Flow("a", "s", "t"), Flow("b", "t", "e")),
@@ -469,7 +500,7 @@ def test_graphs_can_be_built_directly_from_plain_mappings() -> None:
     assert graph.node("t").extensions["script"] == "hello"
     assert [n.id for n in graph.start_events()] == ["s"]
     assert [n.id for n in graph.end_events()] == ["e"]
-    assert hash(graph.node("t")) == hash(Node("t", NodeKind.SERVICE_TASK, "Run", "script", {"script": "hello"}))
+    assert hash(graph.node("t")) == hash(script_task())
 
 
 def test_duplicate_flow_ids_in_a_built_graph_are_reported() -> None:
