@@ -74,6 +74,7 @@ class EventStore:
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._followers: list[Callable[[int], None]] = []
+        self._signal = asyncio.Event()
 
     async def start(self) -> None:
         """Start the writer, and LISTEN for other processes' appends."""
@@ -137,6 +138,15 @@ class EventStore:
         )
         return [RecordedEvent(*r) for r in rows]
 
+    async def read_stream(self, originator_id: UUID, after_version: int = 0, limit: int = 500) -> list[RecordedEvent]:
+        """One aggregate's events after one of its versions."""
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM procession_events WHERE originator_id = $1 AND originator_version > $2"
+            " ORDER BY originator_version LIMIT $3",
+            originator_id, after_version, limit,
+        )
+        return [RecordedEvent(*r) for r in rows]
+
     async def max_position(self) -> int:
         """The position of the newest event (0 when empty)."""
         return await self.pool.fetchval("SELECT coalesce(max(notification_id), 0) FROM procession_events")
@@ -152,7 +162,13 @@ class EventStore:
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self._announce(int(payload))
 
+    def append_signal(self) -> asyncio.Event:
+        """An event set at the next append. Take it *before* reading, then wait on it."""
+        return self._signal
+
     def _announce(self, position: int) -> None:
+        signal, self._signal = self._signal, asyncio.Event()
+        signal.set()
         for callback in self._followers:
             callback(position)
 

@@ -118,3 +118,11 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- Leases: one holder at a time for singleton workers (the Kafka relay, schedulers),
+-- across every service process sharing this database.
+CREATE TABLE IF NOT EXISTS procession_leases (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    expires_at timestamptz NOT NULL
+);

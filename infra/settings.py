@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     log_requests: bool = True
     # What `GET /api/process` reports as the build (set by packaging or CI).
     build: str = "dev"
+    # Kafka: brokers to publish every event to ("embedded" starts the bundled Tansu broker).
     kafka_bootstrap_servers: str | None = Field(
         default=None,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PROCESSION_KAFKA_BOOTSTRAP_SERVERS"),
     )
+    kafka_topic_prefix: str = "procession"
+    # The embedded Tansu broker (memory storage) does not grant producer ids, so the
+    # idempotent producer is switched off for it; real brokers keep it on.
+    kafka_idempotent: bool = True
+    kafka_source: str = "/procession"

