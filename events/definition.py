@@ -17,6 +17,8 @@ from events.errors import Conflict, InvalidInput, NotFound
 
 LATEST = "~LATEST"
 _TAG = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+_NUMBER = re.compile(r"^[0-9]{1,9}$")
 
 
 @dataclass(frozen=True)
@@ -29,11 +31,16 @@ class Version:
     timestamp: datetime
 
 
+def is_version_number(selector: str) -> bool:
+    """Whether a selector names a version by number (anything else is a tag)."""
+    return _NUMBER.fullmatch(selector) is not None
+
+
 def check_tag(tag: str) -> None:
     """Refuse tags that could be read as a version number or a reserved selector."""
     if tag == LATEST or tag == "*":
         raise InvalidInput(f"tag {tag!r} is reserved", [f"tag: {tag!r} is reserved"])
-    if not _TAG.match(tag) or tag.isdigit():
+    if not _TAG.fullmatch(tag) or tag.isdigit():
         raise InvalidInput(
             f"invalid tag {tag!r}",
             [f"tag: {tag!r} must be 1-64 letters, digits, '_', '.' or '-', and not a number"],
@@ -128,7 +135,7 @@ class ProcessDefinition(Aggregate):
         self._require_live()
         if selector == LATEST:
             return self.current
-        number = int(selector) if selector.isdigit() else self.tags.get(selector)
+        number = int(selector) if is_version_number(selector) else self.tags.get(selector)
         if number is None or number not in self.versions:
             raise NotFound(f"process {self.key!r} has no version or tag {selector!r}")
         return self.versions[number]

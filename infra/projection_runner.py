@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
+from infra.aio import wait_event
 from infra.event_store import EventStore
 from infra.postgres import run_schema
 from projections.base import Projection
@@ -69,7 +70,8 @@ class ProjectionRunner:
 
         async with self._progress:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait_for(caught_up), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._progress.wait_for(caught_up)
             return caught_up()
 
     async def step(self, projection: Projection) -> int:
@@ -144,5 +146,4 @@ class ProjectionRunner:
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                 continue
             if count < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                await wait_event(wake, POLL_SECONDS)

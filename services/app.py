@@ -11,6 +11,7 @@ from infra.settings import Settings
 from services.bootstrap import runtime
 from services.relay import running_relay
 from services.faces import audit, opendatadsl, system
+from services.faces import altinn, hackney, instance_feed
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware
@@ -18,7 +19,7 @@ from services.http.request_log import request_log_middleware
 from services.http.routes import Route
 from services.keys import OPENAPI, ROUTE_SPECS, RUNTIME
 
-ROUTES: list[Route] = [*system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES]
+ROUTES: list[Route] = [*system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES, *instance_feed.ROUTES]
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -15,11 +15,15 @@ from infra.settings import Settings
 from infra.tokens import TokenStore
 from infra.transcoder import create_mapper
 from projections import definitions as definitions_projection
+from projections import instances as instances_projection
 from services.commands import CommandExecutor
 from services.definition_views import DefinitionViews
 from services.definitions import DefinitionService
+from services.flow_models import FlowModels
+from services.instance_views import InstanceViews
+from services.instances import InstanceService
 
-PROJECTIONS = (definitions_projection.PROJECTION,)
+PROJECTIONS = (definitions_projection.PROJECTION, instances_projection.PROJECTION,)
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Runtime:
     tokens: TokenStore
     definitions: DefinitionService
     definition_views: DefinitionViews
+    instances: InstanceService
+    instance_views: InstanceViews
 
 
 async def database_url(settings: Settings) -> str:
@@ -51,14 +57,18 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
         await store.start()
         await (runner.start() if follow else runner.prepare())
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
+        definitions = DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes)
+        models = FlowModels(store, max_workflow_bytes=settings.max_workflow_bytes)
         yield Runtime(
             settings=settings,
             pool=pool,
             store=store,
             projections=runner,
             tokens=TokenStore(pool),
-            definitions=DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes),
+            definitions=definitions,
             definition_views=DefinitionViews(pool),
+            instances=InstanceService(store, executor, definitions, models),
+            instance_views=InstanceViews(pool),
         )
     finally:
         await runner.stop()

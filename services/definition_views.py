@@ -14,6 +14,7 @@ from events.errors import MalformedInput, NotFound
 from projections.definitions import object_id
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_MAX_INT = 2**31 - 1  # PostgreSQL refuses LIMIT/OFFSET beyond bigint; no real list is near this
 
 
 def render(key: str, version: int, configuration: dict[str, Any], timestamp: datetime, user: str,
@@ -52,7 +53,7 @@ def _sort_clause(sort: str | None) -> str:
         items = [(p.lstrip("-+"), -1 if p.startswith("-") else 1) for p in sort.split(",") if p]
     parts = []
     for name, direction in items:
-        if not _FIELD.match(name):
+        if not _FIELD.fullmatch(name):
             raise MalformedInput(f"invalid sort field {name!r}", [f"_sort: invalid field {name!r}"])
         expr = "key" if name == "_id" else f"configuration->>'{name}'"
         parts.append(f"{expr} {'DESC' if direction < 0 else 'ASC'} NULLS LAST")
@@ -63,13 +64,20 @@ def _int(params: dict[str, str], name: str, default: int, minimum: int) -> int:
     raw = params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise MalformedInput(f"{name} must be an integer", [f"{name}: not an integer: {raw!r}"]) from None
-    if value < minimum:
-        raise MalformedInput(f"{name} must be at least {minimum}", [f"{name}: {value} < {minimum}"])
+    value = int(raw) if re.fullmatch(r"-?[0-9]{1,10}", raw) else None
+    if value is None or not minimum <= value <= _MAX_INT:
+        raise MalformedInput(
+            f"{name} must be an integer from {minimum} to {_MAX_INT}", [f"{name}: {raw[:40]!r} is not allowed"]
+        )
     return value
+
+
+def _require_storable(key: str, selector: str = "") -> None:
+    """A NUL is never in a stored key or tag, and PostgreSQL text cannot even be asked about one."""
+    if "\x00" in key:
+        raise NotFound(f"no process called {key!r}")
+    if "\x00" in selector:
+        raise NotFound(f"process {key!r} has no version or tag {selector!r}")
 
 
 class DefinitionViews:
@@ -86,32 +94,40 @@ class DefinitionViews:
         for name, value in params.items():
             if name.startswith("_") and name != "_id":
                 continue
-            if not _FIELD.match(name):
-                raise MalformedInput(f"invalid filter field {name!r}", [f"{name}: invalid field name"])
+            if not _FIELD.fullmatch(name):
+                raise MalformedInput(f"invalid filter field {name[:64]!r}", [f"{name[:64]}: invalid field name"])
+            if "\x00" in value:
+                raise MalformedInput(f"invalid filter value for {name}", [f"{name}: contains a NUL character"])
             args.append(value)
             expr = "key" if name == "_id" else f"configuration->>'{name}'"
             where.append(f"{expr} = ${len(args)}")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         paging = f"OFFSET {skip}" + (f" LIMIT {limit}" if limit >= 0 else "")
         if distinct := params.get("_distinct"):
-            if not _FIELD.match(distinct):
+            if not _FIELD.fullmatch(distinct):
                 raise MalformedInput("invalid _distinct", [f"_distinct: invalid field {distinct!r}"])
-            expr = "key" if distinct == "_id" else f"configuration->>'{distinct}'"
+            # jsonb, not its text, so that booleans and numbers come back as themselves.
+            expr = "key" if distinct == "_id" else f"configuration->'{distinct}'"
             rows = await self.pool.fetch(
                 f"SELECT DISTINCT {expr} AS value FROM definition_view {clause} ORDER BY 1 {paging}", *args
             )
             return [r["value"] for r in rows if r["value"] is not None]
+        # The current version's own time and author, as `current()` renders them (not the
+        # definition's last change, which may be a tag).
         rows = await self.pool.fetch(
-            f"SELECT key, current_version, configuration, updated_at, updated_by FROM definition_view"
+            f"SELECT key, current_version, configuration, version_at, version_by FROM definition_view d,"
+            f" LATERAL (SELECT v.created_at AS version_at, v.username AS version_by FROM definition_version_view v"
+            f" WHERE v.definition_id = d.definition_id AND v.version = d.current_version) v"
             f" {clause} ORDER BY {_sort_clause(params.get('_sort'))} {paging}", *args,
         )
         return [
-            render(r["key"], r["current_version"], r["configuration"], r["updated_at"], r["updated_by"])
+            render(r["key"], r["current_version"], r["configuration"], r["version_at"], r["version_by"])
             for r in rows
         ]
 
     async def current(self, key: str) -> tuple[dict[str, Any], int]:
         """The current configuration and the definition's aggregate version (its ETag)."""
+        _require_storable(key)
         row = await self.pool.fetchrow(
             "SELECT d.key, d.aggregate_version, v.version, v.configuration, v.created_at, v.username"
             " FROM definition_view d JOIN definition_version_view v"
@@ -126,6 +142,7 @@ class DefinitionViews:
         """One version by number, tag or `~LATEST`."""
         if selector == LATEST:
             return await self.current(key)
+        _require_storable(key, selector)
         row = await self.pool.fetchrow(
             "SELECT d.aggregate_version, d.current_version, v.version, v.object_id, v.configuration,"
             " v.created_at, v.username FROM definition_view d JOIN definition_version_view v"
@@ -143,6 +160,7 @@ class DefinitionViews:
 
     async def versions(self, key: str) -> list[dict[str, Any]]:
         """The version list, newest first, each with its tags."""
+        _require_storable(key)
         rows = await self.pool.fetch(
             "SELECT v.version, v.object_id, v.created_at, v.username,"
             " coalesce(array_agg(t.tag ORDER BY t.tag) FILTER (WHERE t.tag IS NOT NULL), '{}') AS tags"

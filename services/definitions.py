@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from events.configuration import check_configuration, check_key
 from events.definition import ProcessDefinition
-from events.errors import NotFound, StaleVersion
+from events.errors import InvalidInput, NotFound, StaleVersion
 from events.process_key import ProcessKey, key_id
 from infra.event_store import EventStore
 from infra.tokens import Principal
-from services.commands import CommandExecutor, Decision
+from services.commands import CommandExecutor, Decide, Decision
 from services.definition_views import render_aggregate
 from services.repository import load
 
@@ -67,30 +70,30 @@ class DefinitionService:
                 check_if_match(definition, if_match)
                 changed = definition.add_version(configuration, who.user)
                 return Decision([definition], self._answer(definition, created=False, changed=changed))
-            if if_match is not None:
-                raise NotFound(f"no process called {key!r}")
+            if if_match is not None:  # RFC 9110: If-Match fails when nothing is there to match
+                raise StaleVersion(f"no process called {key!r}, so version {if_match} cannot match")
             definition = ProcessDefinition.register(key, configuration, who.user)
             claim = claim or ProcessKey(key=key)
             claim.claim(definition.id)
             return Decision([definition, claim], self._answer(definition, created=True, changed=True))
 
-        return await self.executor.run(who, idem, decide, retries=2)
+        return await self._run(who, idem, ("save", key, configuration, if_match), decide, retries=2)
 
     async def tag(self, who: Principal, key: str, selector: str, tag: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Put a tag on a version (moving it from another)."""
-        return await self._change(who, key, if_match, idem, lambda d: d.tag(selector, tag, who.user))
+        return await self._change(who, key, if_match, idem, lambda d: d.tag(selector, tag, who.user), ("tag", selector, tag))
 
     async def untag(self, who: Principal, key: str, tag: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Remove a tag, keeping its version."""
-        return await self._change(who, key, if_match, idem, lambda d: d.untag(tag, who.user))
+        return await self._change(who, key, if_match, idem, lambda d: d.untag(tag, who.user), ("untag", tag))
 
     async def remove_version(self, who: Principal, key: str, selector: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Remove one version (the last one deletes the definition)."""
-        return await self._change(who, key, if_match, idem, lambda d: d.remove_version(selector, who.user))
+        return await self._change(who, key, if_match, idem, lambda d: d.remove_version(selector, who.user), ("remove", selector))
 
     async def delete(self, who: Principal, key: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Delete the definition and all its versions."""
-        return await self._change(who, key, if_match, idem, lambda d: d.delete(who.user))
+        return await self._change(who, key, if_match, idem, lambda d: d.delete(who.user), ("delete",))
 
     async def rename(self, who: Principal, key: str, new_key: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Move a definition to a new key; the old key becomes free."""
@@ -105,9 +108,11 @@ class DefinitionService:
             old_claim.release(definition.id)
             return Decision([definition, old_claim, new_claim], self._answer(definition, created=False, changed=True))
 
-        return await self.executor.run(who, idem, decide)
+        return await self._run(who, idem, ("rename", key, new_key, if_match), decide)
 
-    async def _change(self, who: Principal, key: str, if_match: int | None, idem: str | None, command: Any) -> dict[str, Any]:
+    async def _change(
+        self, who: Principal, key: str, if_match: int | None, idem: str | None, command: Any, request: tuple[Any, ...]
+    ) -> dict[str, Any]:
         async def decide() -> Decision:
             definition, claim = await self.get(key)
             check_if_match(definition, if_match)
@@ -117,7 +122,30 @@ class DefinitionService:
                 return Decision([definition, claim], {"_id": key, "deleted": True, "etag": definition.version})
             return Decision([definition], self._answer(definition, created=False, changed=True))
 
-        return await self.executor.run(who, idem, decide)
+        return await self._run(who, idem, (*request, key, if_match), decide)
+
+    async def _run(
+        self, who: Principal, idem: str | None, request: tuple[Any, ...], decide: Decide, *, retries: int = 0
+    ) -> dict[str, Any]:
+        """Run a command; a repeated `Idempotency-Key` must come with the same request.
+
+        The answer stored under the key carries a digest of the request, so reusing a key for
+        another request is refused (422) instead of answering it with a different command's result.
+        """
+        digest = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+        async def signed() -> Decision:
+            decision = await decide()
+            decision.result["request"] = digest
+            return decision
+
+        result = await self.executor.run(who, idem, signed, retries=retries)
+        if result.get("request") != digest:
+            raise InvalidInput(
+                "this Idempotency-Key was already used for a different request",
+                ["Idempotency-Key: already used for a different request; use a new key"],
+            )
+        return result
 
     @staticmethod
     def _answer(definition: ProcessDefinition, *, created: bool, changed: bool) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
+from infra.aio import wait_event
 from infra.event_store import EventStore, RecordedEvent
 from infra.kafka_broker import EmbeddedBroker
 from infra.leases import Lease
@@ -36,7 +36,7 @@ class KafkaRelay:
 
     def __init__(
         self, store: EventStore, *, bootstrap: str, prefix: str = "procession", source: str = "/procession",
-        idempotent: bool = True, batch: int = 500, lease_seconds: float = 10.0,
+        idempotent: bool = True, batch: int = 500, lease_seconds: float = 10.0, request_timeout_ms: int = 10_000,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -45,7 +45,9 @@ class KafkaRelay:
         self.idempotent = idempotent
         self.batch = batch
         self.lease = Lease(store.pool, NAME, ttl_seconds=lease_seconds)
+        self.request_timeout_ms = request_timeout_ms
         self.published_to = 0
+        self.failures = 0  # consecutive failed attempts; 0 while the broker answers
         self._wake = asyncio.Event()
         store.follow(lambda _position: self._wake.set())
 
@@ -56,7 +58,7 @@ class KafkaRelay:
             enable_idempotence=self.idempotent,
             compression_type="gzip",
             linger_ms=5,
-            request_timeout_ms=10_000,
+            request_timeout_ms=self.request_timeout_ms,
             client_id="procession-relay",
         )
 
@@ -100,7 +102,6 @@ class KafkaRelay:
     async def run(self) -> None:
         """Hold the lease and publish until cancelled; back off while the broker is away."""
         producer: AIOKafkaProducer | None = None
-        failures = 0
         try:
             while True:
                 self._wake.clear()
@@ -112,14 +113,14 @@ class KafkaRelay:
                         producer = self._producer()
                         await producer.start()
                     count = await self.publish_next(producer)
-                    failures = 0
-                except (KafkaError, OSError, TimeoutError) as error:
-                    failures += 1
-                    log.warning("relay paused: %s (attempt %d)", error, failures)
+                    self.failures = 0
+                except Exception as error:  # noqa: BLE001 - the relay must outlive any outage
+                    self.failures += 1
+                    log.warning("relay paused: %r (attempt %d)", error, self.failures)
                     if producer is not None:
                         await _close(producer)
                         producer = None
-                    await asyncio.sleep(min(10.0, 0.2 * 2**failures))
+                    await asyncio.sleep(min(10.0, 0.2 * 2**self.failures))
                     continue
                 if count < self.batch:
                     await self._sleep(self.lease.ttl_seconds / 3)
@@ -130,8 +131,7 @@ class KafkaRelay:
                 await asyncio.shield(self.lease.release())
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_event(self._wake, seconds)
 
 
 async def _close(producer: AIOKafkaProducer) -> None:

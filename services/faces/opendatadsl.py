@@ -9,7 +9,10 @@ Choices where the document is thin or wrong (see shared/design):
   and the ODSL `processType`. A malformed cron is 400; other invalid fields and an
   unsupported BPMN model are 422 naming each problem.
 - Writes need the admin role; any authenticated user can read.
-- `If-Match` failures are 412; every mutating call accepts `Idempotency-Key`.
+- `If-Match` failures are 412, also on a process that does not exist yet; every mutating
+  call accepts `Idempotency-Key`, and a key reused for a different request is 422.
+- `_distinct` answers JSON values (`[false, true]`), not their text; `_limit`/`_skip` above
+  2^31-1 are 400. A selector is a version number only when it is 1-9 ASCII digits.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from importlib import metadata
 from aiohttp import web
 
 from contracts.definitions import BuildInfo, ProcessConfigurationIn, ProcessConfigurationOut, RenameIn, VersionEntry
-from events.definition import LATEST
+from events.definition import LATEST, is_version_number
 from services.definition_views import render_aggregate
 from services.http.auth import principal_of
 from services.http.body import read_model
@@ -106,7 +109,7 @@ async def delete_version_or_tag(request: web.Request) -> web.Response:
     who, expected, idem = principal_of(request), if_match(request), idempotency_key(request)
     if selector == ALL:
         result = await runtime.definitions.delete(who, key, expected, idem)
-    elif selector.isdigit() or selector == LATEST:
+    elif is_version_number(selector) or selector == LATEST:
         result = await runtime.definitions.remove_version(who, key, selector, expected, idem)
     else:
         result = await runtime.definitions.untag(who, key, selector, expected, idem)

@@ -40,7 +40,8 @@ async def auth_middleware(
     token = _token(request)
     if token is None:
         raise ProblemError(401, "an Authorization header with a token is required", headers=_CHALLENGE)
-    principal = await request.app[RUNTIME].tokens.principal(token)
+    # Tokens are printable ASCII; anything else (undecodable header bytes) cannot be one.
+    principal = await request.app[RUNTIME].tokens.principal(token) if token.isascii() and token.isprintable() else None
     if principal is None:
         raise ProblemError(401, "the token is not valid", headers=_CHALLENGE)
     if route.role == "admin" and not principal.is_admin:

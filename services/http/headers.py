@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,6 +10,11 @@ import orjson
 from aiohttp import web
 
 from services.http.problems import ProblemError
+
+# ASCII digits only (str.isdigit() also accepts '²'), and short enough for a bigint.
+_VERSION = re.compile(r"[0-9]{1,18}")
+# A structured-field string (RFC 8941): printable ASCII.
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,200}")
 
 
 def json_response(body: Any, *, status: int = 200, etag: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -25,16 +31,16 @@ def if_match(request: web.Request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ProblemError(400, f"If-Match must be an ETag this service gave out, got {raw!r}")
+    if not _VERSION.fullmatch(value):
+        raise ProblemError(400, f"If-Match must be an ETag this service gave out, got {raw[:40]!r}")
     return int(value)
 
 
 def idempotency_key(request: web.Request) -> str | None:
-    """The caller's `Idempotency-Key`, at most 200 characters."""
+    """The caller's `Idempotency-Key`: 1-200 printable ASCII characters."""
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= 200:
-        raise ProblemError(400, "Idempotency-Key must be 1-200 characters")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ProblemError(400, "Idempotency-Key must be 1-200 printable ASCII characters")
     return key
 
 
@@ -43,10 +49,12 @@ def as_of(request: web.Request) -> tuple[int | None, datetime | None] | None:
     raw = request.query.get("asOf")
     if raw is None:
         return None
-    if raw.isdigit():
+    if _VERSION.fullmatch(raw):
         return int(raw), None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ProblemError(400, f"asOf must be a version number or an ISO-8601 time, got {raw!r}") from None
-    return None, moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        # In UTC now, so that the database never sees a moment outside its range.
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ProblemError(400, f"asOf must be a version number or an ISO-8601 time, got {raw[:40]!r}") from None
+    return None, moment

@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from events.errors import Conflict, DomainError, InvalidInput, MalformedInput, NotFound
+from events.errors import Conflict, DomainError, InvalidInput, MalformedInput, NotFound, StaleVersion
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -55,6 +55,8 @@ def problem_response(
 def _domain_status(error: DomainError) -> int:
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, StaleVersion):  # an If-Match that no longer holds
+        return 412
     if isinstance(error, Conflict):
         return 409
     if isinstance(error, MalformedInput):
@@ -64,11 +66,18 @@ def _domain_status(error: DomainError) -> int:
     return 400
 
 
+MAX_LISTED_ERRORS = 50
+
+
 def validation_messages(error: ValidationError) -> list[str]:
-    """Pydantic errors as 'field: message' lines."""
-    return [
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
+    """Pydantic errors as 'field: message' lines; a body with thousands of bad items lists the first few."""
+    lines = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+        for e in error.errors(include_url=False, include_context=False, include_input=False)[:MAX_LISTED_ERRORS]
     ]
+    if (more := error.error_count() - MAX_LISTED_ERRORS) > 0:
+        lines.append(f"... and {more} more")
+    return lines
 
 
 @web.middleware

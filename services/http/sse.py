@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from infra.aio import wait_event
 from infra.event_store import EventStore
 from services.http.problems import ProblemError
 
@@ -37,9 +37,6 @@ async def stream(
             for ident, name, data in items:
                 await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (ident, name.encode(), data))
                 after = ident
-            if not items:
-                try:
-                    await asyncio.wait_for(signal.wait(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
+            if not items and not await wait_event(signal, KEEPALIVE_SECONDS):
+                await response.write(b": keep-alive\n\n")
     return response

@@ -125,7 +125,7 @@ async def test_the_relay_catches_up_after_a_broker_outage(event_store):
     broker = EmbeddedBroker(port)
     await broker.start()
     try:
-        relay = KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=False)
+        relay = KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=False, request_timeout_ms=1000)
         async with running(relay):
             first = await write_history(event_store, definitions=1, versions=1)
             assert len(await consume(broker.bootstrap, first)) == first
@@ -133,6 +133,11 @@ async def test_the_relay_catches_up_after_a_broker_outage(event_store):
             before = await event_store.max_position()
             definition = ProcessDefinition.register("AFTER", {"script": "s"}, "alice")
             await event_store.append(definition.collect_events())
+            for _ in range(300):  # until the relay has seen the outage (bounded, not timed)
+                if relay.failures:
+                    break
+                await asyncio.sleep(0.05)
+            assert relay.failures > 0
             broker = EmbeddedBroker(port)  # memory storage: the restarted broker starts empty
             await broker.start()
             messages = await consume(broker.bootstrap, 2)

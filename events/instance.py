@@ -1,0 +1,401 @@
+"""A process instance: one run of a definition version through its flow graph.
+
+Invariant: an instance is always at exactly one place in its graph (not started, one task,
+or finished), it moves only along the graph's flows, and its state is the fold of its events;
+the graph is passed in by the caller, compiled from the definition version the instance records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from events.engine import (
+    FlowConflict, InvalidTrigger, Step, choose, entry_assignment, exit_problems, fire, next_steps,
+    permitted_triggers, start_step,
+)
+from events.errors import Conflict, NotFound
+from events.expressions import Facts
+from events.flow import FlowGraph, NodeKind
+from events.instance_state import DEFAULT_ACTIONS, InstanceStatus, Visit
+
+S = InstanceStatus
+_COMPLETE_PROCESS_LIMIT = 100
+
+
+class ProcessInstance(Aggregate):
+    """The instance aggregate; commands check, then record past-tense events."""
+
+    class Created(Aggregate.Created):
+        definition_id: str
+        definition_key: str
+        definition_version: int
+        initiator: str
+        owner: str | None
+        target_id: str | None
+        parameters: dict[str, Any]
+        form_data: dict[str, Any]
+        documents: list[str]
+        assignment: dict[str, Any]
+        attributes: dict[str, Any]
+
+    class Scheduled(Aggregate.Event):
+        start_at: datetime
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.status, i.scheduled_for = S.SCHEDULED, self.start_at
+
+    class Started(Aggregate.Event):
+        start_event: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.status, i.started_at, i.start_event, i.flow = S.RUNNING, self.timestamp, self.start_event, 1
+            i.visits.append(Visit("start", self.start_event, 1, self.timestamp, ended=self.timestamp))
+
+    class TaskStarted(Aggregate.Event):
+        element_id: str
+        kind: str
+        name: str | None
+        task_type: str | None
+        via: list[str]
+        triggers: list[str]
+        assignment: dict[str, Any] | None
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.flow += 1
+            i.element, i.element_kind, i.triggers = self.element_id, self.kind, list(self.triggers)
+            i.status = S.RUNNING if self.kind == NodeKind.SERVICE_TASK else S.WAITING
+            if self.assignment is not None:
+                i.assignment = dict(self.assignment)
+            i.visits.append(Visit("task", self.element_id, i.flow, self.timestamp, self.name, self.task_type, list(self.triggers)))
+
+    class TaskEnded(Aggregate.Event):
+        element_id: str
+        action: str | None
+        trigger: str | None
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.close_visit(self.timestamp, self.trigger or "completed")
+
+    class TaskAbandoned(Aggregate.Event):
+        element_id: str
+        action: str | None
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.close_visit(self.timestamp, "abandoned")
+
+    class Ended(Aggregate.Event):
+        end_event: str
+        via: list[str]
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.flow += 1
+            i.status, i.ended_at, i.end_event = S.COMPLETED, self.timestamp, self.end_event
+            i.element, i.element_kind, i.triggers = self.end_event, NodeKind.END_EVENT, []
+            i.visits.append(Visit("end", self.end_event, i.flow, self.timestamp, ended=self.timestamp))
+
+    class FormDataSubmitted(Aggregate.Event):
+        form_data: dict[str, Any]
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.form_data.update(self.form_data)
+
+    class DocumentAttached(Aggregate.Event):
+        document: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.documents.append(self.document)
+
+    class AssignmentChanged(Aggregate.Event):
+        assignment: dict[str, Any]
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.assignment = dict(self.assignment)
+
+    class AutomatedTaskRequested(Aggregate.Event):
+        element_id: str
+        script: str
+        parameters: dict[str, Any]
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.pending_task = self.element_id
+
+    class AutomatedTaskCompleted(Aggregate.Event):
+        element_id: str
+        result: dict[str, Any]
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.pending_task, i.results[self.element_id] = None, dict(self.result)
+
+    class AutomatedTaskFailed(Aggregate.Event):
+        element_id: str
+        error: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.pending_task = None
+
+    class OutputAppended(Aggregate.Event):
+        text: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.output.append((self.timestamp, self.text))
+
+    class FileAttached(Aggregate.Event):
+        name: str
+        size: int
+        media_type: str
+        digest: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.files[self.name] = {"size": self.size, "media_type": self.media_type, "digest": self.digest}
+
+    class StopRequested(Aggregate.Event):
+        user: str
+        reason: str | None
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.stop_requested = True
+
+    class Stopped(Aggregate.Event):
+        user: str
+        reason: str | None
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.status, i.ended_at, i.pending_task = S.STOPPED, self.timestamp, None
+
+    class Failed(Aggregate.Event):
+        reason: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.status, i.ended_at, i.failure, i.pending_task = S.FAILED, self.timestamp, self.reason, None
+
+    class Deleted(Aggregate.Event):
+        user: str
+        reason: str | None
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.deleted = True
+
+    def __init__(
+        self, definition_id: str, definition_key: str, definition_version: int, initiator: str,
+        owner: str | None, target_id: str | None, parameters: dict[str, Any], form_data: dict[str, Any],
+        documents: list[str], assignment: dict[str, Any], attributes: dict[str, Any],
+    ) -> None:
+        self.definition_id, self.definition_key, self.definition_version = definition_id, definition_key, definition_version
+        self.initiator, self.owner, self.target_id = initiator, owner, target_id
+        self.parameters, self.form_data, self.documents = dict(parameters), dict(form_data), list(documents)
+        self.assignment, self.attributes = dict(assignment), dict(attributes)
+        self.status = S.CREATED
+        self.scheduled_for: datetime | None = None
+        self.started_at: datetime | None = None
+        self.ended_at: datetime | None = None
+        self.start_event: str | None = None
+        self.end_event: str | None = None
+        self.element: str | None = None  # the current task, or the end event reached
+        self.element_kind: str | None = None
+        self.triggers: list[str] = []
+        self.flow = 0  # Altinn's counter of elements visited
+        self.visits: list[Visit] = []
+        self.pending_task: str | None = None
+        self.results: dict[str, dict[str, Any]] = {}
+        self.output: list[tuple[datetime, str]] = []
+        self.files: dict[str, dict[str, Any]] = {}
+        self.stop_requested = False
+        self.failure: str | None = None
+        self.deleted = False
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        """Whether the flow was started."""
+        return self.started_at is not None
+
+    @property
+    def current_task(self) -> str | None:
+        """The task the instance is at, while it is running or waiting."""
+        return self.element if self.status in (S.RUNNING, S.WAITING) and self.element_kind != NodeKind.END_EVENT else None
+
+    def facts(self, action: str | None = None) -> Facts:
+        """The data conditions and exit rules look at."""
+        return Facts(self.form_data, tuple(self.documents), self.parameters, action)
+
+    def close_visit(self, when: datetime, outcome: str) -> None:
+        """End the open visit, keeping the data as it stood (used by apply handlers only)."""
+        visit = self.visits[-1]
+        visit.ended, visit.outcome = when, outcome
+        visit.form_data, visit.documents, visit.assignment = dict(self.form_data), list(self.documents), dict(self.assignment)
+
+    # --- commands -------------------------------------------------------------------------
+
+    def schedule(self, start_at: datetime, user: str) -> None:
+        """Set a time to start at; only before the flow starts."""
+        self._require_not_started()
+        self.trigger_event(self.Scheduled, start_at=start_at, user=user)
+
+    def start(self, graph: FlowGraph, start_event: str | None, user: str) -> None:
+        """Start the flow at a start event and move to the first task."""
+        self._require_not_started()
+        chosen, step = start_step(graph, start_event, self.facts())
+        self.trigger_event(self.Started, start_event=chosen, user=user)
+        self._enter(graph, step, user)
+
+    def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str) -> str:
+        """Leave the current user task for `target` (or the only reachable element); returns it."""
+        current = self._waiting_task()
+        action = action or DEFAULT_ACTIONS.get(graph.node(current).task_type or "")
+        step = choose(graph, current, self.facts(action), target)
+        self._leave(graph, step, action, None, user)
+        return step.target
+
+    def fire(self, graph: FlowGraph, trigger: str, user: str) -> str:
+        """Fire a named trigger of the current state (Hackney); returns the state entered."""
+        if self.deleted or self.status is not S.WAITING or self.element is None:
+            raise InvalidTrigger(f"Cannot trigger {trigger} from state {self.element or self.status}", [f"trigger: {trigger!r} is not permitted"])
+        step = fire(graph, self.element, trigger, self.facts())
+        self._leave(graph, step, None, trigger, user)
+        return step.target
+
+    def complete_process(self, graph: FlowGraph, user: str) -> list[str]:
+        """Move task by task towards an end; the problems where it had to stop (empty at an end)."""
+        self._waiting_task()
+        for _ in range(_COMPLETE_PROCESS_LIMIT):
+            if self.status is not S.WAITING:
+                return []
+            try:
+                self.next(graph, None, None, user)
+            except FlowConflict as stop:
+                return [stop.detail, *stop.problems]
+        return ["possible loop: the process did not end within 100 steps"]
+
+    def submit(self, form_data: dict[str, Any], user: str) -> None:
+        """Merge submitted form fields into the instance's form data."""
+        self._require_live()
+        changed = {k: v for k, v in form_data.items() if self.form_data.get(k, object()) != v}
+        if changed:
+            self.trigger_event(self.FormDataSubmitted, form_data=changed, user=user)
+
+    def attach(self, documents: list[str], user: str) -> None:
+        """Attach document references not attached yet."""
+        self._require_live()
+        for document in dict.fromkeys(documents):
+            if document not in self.documents:
+                self.trigger_event(self.DocumentAttached, document=document, user=user)
+
+    def assign(self, assignment: dict[str, Any], user: str) -> None:
+        """Give the instance a new assignment."""
+        self._require_live()
+        if assignment != self.assignment:
+            self.trigger_event(self.AssignmentChanged, assignment=assignment, user=user)
+
+    def complete_automated(self, graph: FlowGraph, element_id: str, result: dict[str, Any], user: str) -> None:
+        """A worker finished an automated task: record it and move the flow on."""
+        self._require_pending(element_id)
+        self.trigger_event(self.AutomatedTaskCompleted, element_id=element_id, result=result)
+        steps = next_steps(graph, element_id, self.facts())
+        if len(steps) != 1:
+            self.trigger_event(self.Failed, reason=f"{len(steps)} elements can follow automated task {element_id}, not one")
+            return
+        self.trigger_event(self.TaskEnded, element_id=element_id, action=None, trigger=None, user=user)
+        self._enter(graph, steps[0], user)
+
+    def fail_automated(self, element_id: str, error: str) -> None:
+        """A worker could not finish an automated task: the instance fails."""
+        self._require_pending(element_id)
+        self.trigger_event(self.AutomatedTaskFailed, element_id=element_id, error=error)
+        self.trigger_event(self.Failed, reason=f"automated task {element_id} failed: {error}")
+
+    def append_output(self, text: str) -> None:
+        """Add console output."""
+        self._require_live()
+        self.trigger_event(self.OutputAppended, text=text)
+
+    def attach_file(self, name: str, size: int, media_type: str, digest: str) -> None:
+        """Record an output file or attachment stored elsewhere."""
+        self._require_live()
+        self.trigger_event(self.FileAttached, name=name, size=size, media_type=media_type, digest=digest)
+
+    def stop(self, user: str, reason: str | None) -> bool:
+        """Stop the instance (a running automated task first hears a request); False if already over."""
+        self._require_live()
+        if self.status.finished:
+            return False
+        if self.pending_task is not None and not self.stop_requested:
+            self.trigger_event(self.StopRequested, user=user, reason=reason)
+            return True
+        self.trigger_event(self.Stopped, user=user, reason=reason)
+        return True
+
+    def fail(self, reason: str) -> None:
+        """Record that the instance failed (a timeout, a lost worker)."""
+        self._require_live()
+        if not self.status.finished:
+            self.trigger_event(self.Failed, reason=reason)
+
+    def delete(self, user: str, reason: str | None) -> None:
+        """Tombstone the instance: reads hide it, the log keeps who and why."""
+        self._require_live()
+        self.trigger_event(self.Deleted, user=user, reason=reason)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _enter(self, graph: FlowGraph, step: Step, user: str) -> None:
+        node = graph.node(step.target)
+        if node.kind is NodeKind.END_EVENT:
+            self.trigger_event(self.Ended, end_event=node.id, via=list(step.via), user=user)
+            return
+        self.trigger_event(
+            self.TaskStarted, element_id=node.id, kind=str(node.kind), name=node.name, task_type=node.task_type,
+            via=list(step.via), triggers=permitted_triggers(graph, node.id), assignment=entry_assignment(node), user=user,
+        )
+        if node.kind is NodeKind.SERVICE_TASK:
+            script = node.extensions.get("script") or node.task_type or node.id
+            self.trigger_event(self.AutomatedTaskRequested, element_id=node.id, script=script, parameters=dict(self.parameters))
+
+    def _leave(self, graph: FlowGraph, step: Step, action: str | None, trigger: str | None, user: str) -> None:
+        node = graph.node(self.element or "")
+        rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
+        if step.abandon or rejectable:
+            self.trigger_event(self.TaskAbandoned, element_id=node.id, action=action, user=user)
+        else:
+            if problems := exit_problems(node, self.facts(action)):
+                raise FlowConflict(f"Cannot complete/close current task {node.id}", problems)
+            self.trigger_event(self.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user)
+        self._enter(graph, step, user)
+
+    def _waiting_task(self) -> str:
+        self._require_live()
+        if not self.started:
+            raise FlowConflict("Process is not started. Use start!")
+        if self.status.finished:
+            raise FlowConflict("Process is ended. It cannot be restarted.")
+        if self.status is not S.WAITING or self.element is None:
+            raise FlowConflict(f"an automated task ({self.pending_task}) is running; it moves on by itself")
+        return self.element
+
+    def _require_not_started(self) -> None:
+        self._require_live()
+        if self.started:
+            raise FlowConflict("Process is already started. Use next.")
+        if self.status.finished:
+            raise FlowConflict("Process is ended. It cannot be restarted.")
+
+    def _require_pending(self, element_id: str) -> None:
+        self._require_live()
+        if self.pending_task != element_id or self.status.finished:
+            raise Conflict(f"no automated task {element_id!r} is waiting for a result")
+
+    def _require_live(self) -> None:
+        if self.deleted:
+            raise NotFound("the process instance was deleted")

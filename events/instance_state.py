@@ -1,0 +1,53 @@
+"""Value types of a process instance: its status and the record of each element it visited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class InstanceStatus(StrEnum):
+    """The one internal status; every face renders it in its own words."""
+
+    CREATED = "created"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"  # a script runs, or an automated task is waiting for its worker
+    WAITING = "waiting"  # on a person: a user task or a state with triggers
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def finished(self) -> bool:
+        """Whether nothing more will happen to the instance."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.STOPPED})
+
+# The action Altinn assumes for `next` when the caller names none (ProcessEngine, v8).
+DEFAULT_ACTIONS = {
+    "data": "write", "feedback": "write", "pdf": "write", "eFormidling": "write", "fiksArkiv": "write",
+    "confirmation": "confirm", "signing": "sign", "payment": "pay",
+}
+
+
+@dataclass
+class Visit:
+    """One stay at an element: when it began and ended, how it was left, and the data then."""
+
+    kind: str  # "start", "task" or "end"
+    element_id: str
+    flow: int
+    started: datetime
+    name: str | None = None
+    task_type: str | None = None
+    triggers: list[str] = field(default_factory=list)
+    ended: datetime | None = None
+    outcome: str | None = None  # "completed", "abandoned", or the trigger that left it
+    # The process data as it stood when the visit ended (Hackney's previousStates).
+    form_data: dict[str, Any] = field(default_factory=dict)
+    documents: list[str] = field(default_factory=list)
+    assignment: dict[str, Any] = field(default_factory=dict)

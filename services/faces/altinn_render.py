@@ -1,0 +1,103 @@
+"""Altinn's shapes of an instance: process state, history, process events, and BPMN for any graph."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from events.engine import exit_problems
+from events.flow import FlowGraph, NodeKind
+from events.instance import ProcessInstance as I
+
+_PROCESS_EVENTS = {
+    I.Started: "process:Start",
+    I.TaskStarted: "process:StartTask",
+    I.TaskEnded: "process:EndTask",
+    I.TaskAbandoned: "process:AbandonTask",
+    I.Ended: "process:End",
+}
+_BPMN_TAGS = {
+    NodeKind.START_EVENT: "startEvent", NodeKind.END_EVENT: "endEvent", NodeKind.USER_TASK: "task",
+    NodeKind.SERVICE_TASK: "serviceTask", NodeKind.EXCLUSIVE_GATEWAY: "exclusiveGateway",
+}
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def process_state(instance: Any, graph: FlowGraph) -> dict[str, Any]:
+    """`AppProcessState`: started, startEvent, currentTask, ended, endEvent."""
+    state: dict[str, Any] = {"started": _iso(instance.started_at), "startEvent": instance.start_event}
+    task = instance.current_task
+    if task is not None:
+        node, visit = graph.node(task), instance.visits[-1]
+        state["currentTask"] = {
+            "flow": visit.flow,
+            "started": _iso(visit.started),
+            "elementId": task,
+            "name": node.name,
+            "altinnTaskType": node.task_type,
+            "validated": {"timestamp": _iso(instance.modified_on), "canCompleteTask": not exit_problems(node, instance.facts())},
+        }
+    else:
+        state["currentTask"] = None
+    state["ended"] = _iso(instance.ended_at)
+    state["endEvent"] = instance.end_event
+    return state
+
+
+def process_history(instance: Any) -> list[dict[str, Any]]:
+    """`processHistory`: the start event, each task with its times, the end event."""
+    history = []
+    for visit in instance.visits:
+        if visit.kind == "task":
+            history.append({"eventType": "process_StartTask", "elementId": visit.element_id, "flow": visit.flow,
+                            "started": _iso(visit.started), "ended": _iso(visit.ended)})
+        else:
+            kind = "process_StartEvent" if visit.kind == "start" else "process_EndEvent"
+            history.append({"eventType": kind, "elementId": visit.element_id, "occured": _iso(visit.started)})
+    return history
+
+
+def process_events(events: list[Any], graph: FlowGraph) -> list[dict[str, Any]]:
+    """The process events of an instance, each with the process as it stood just after it."""
+    rendered, instance = [], None
+    for event in events:
+        instance = event.mutate(instance)
+        name = _PROCESS_EVENTS.get(type(event))
+        if name is None or instance is None:
+            continue
+        info = process_state(instance, graph)
+        if isinstance(event, (I.TaskEnded, I.TaskAbandoned)):
+            visit = instance.visits[-1]
+            info["currentTask"] = {"flow": visit.flow, "started": _iso(visit.started), "elementId": visit.element_id,
+                                   "altinnTaskType": visit.task_type, "ended": _iso(visit.ended)}
+        rendered.append({
+            "instanceId": f"{instance.owner or 0}/{instance.id}",
+            "eventType": name,
+            "processInfo": info,
+            "createdDateTime": _iso(event.timestamp),
+        })
+    return rendered
+
+
+def graph_to_bpmn(graph: FlowGraph) -> str:
+    """A BPMN 2.0 document for a graph compiled from a state machine or a script."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Definitions">',
+             f'  <bpmn:process id={quoteattr(graph.process_id or "Process")} isExecutable="true">']
+    for node in graph.nodes.values():
+        default = f" default={quoteattr(node.default_flow)}" if node.default_flow else ""
+        name = f" name={quoteattr(node.name)}" if node.name else ""
+        lines.append(f"    <bpmn:{_BPMN_TAGS[node.kind]} id={quoteattr(node.id)}{name}{default}/>")
+    for flow in graph.flows:
+        name = f" name={quoteattr(flow.name)}" if flow.name else ""
+        head = f"    <bpmn:sequenceFlow id={quoteattr(flow.id)} sourceRef={quoteattr(flow.source)} targetRef={quoteattr(flow.target)}{name}"
+        if flow.condition:
+            condition = flow.condition.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            lines.append(f"{head}><bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>")
+        else:
+            lines.append(f"{head}/>")
+    lines += ["  </bpmn:process>", "</bpmn:definitions>", ""]
+    return "\n".join(lines)
