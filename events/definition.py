@@ -30,6 +30,10 @@ class Version:
     user: str
     timestamp: datetime
 
+    def __deepcopy__(self, _memo: dict[int, Any]) -> Version:
+        # A version never changes once recorded, so copies of a definition can share it.
+        return self
+
 
 def is_version_number(selector: str) -> bool:
     """Whether a selector names a version by number (anything else is a tag)."""

@@ -22,6 +22,7 @@ import asyncpg
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from events.errors import Conflict
+from infra.aggregate_cache import AggregateCache
 
 log = logging.getLogger(__name__)
 CHANNEL = "procession_events"
@@ -75,6 +76,7 @@ class EventStore:
         self._listener: asyncpg.Connection | None = None
         self._followers: list[Callable[[int], None]] = []
         self._signal = asyncio.Event()
+        self.aggregates = AggregateCache()
 
     async def start(self) -> None:
         """Start the writer, and LISTEN for other processes' appends."""
@@ -118,14 +120,16 @@ class EventStore:
         return await self.pool.fetchval("SELECT result FROM procession_idempotency WHERE key = $1", key)
 
     async def load(
-        self, originator_id: UUID, *, to_version: int | None = None, until: datetime | None = None
+        self, originator_id: UUID, *, to_version: int | None = None, until: datetime | None = None,
+        after_version: int = 0,
     ) -> list[Any]:
         """One aggregate's domain events in order, optionally cut at a version or a moment."""
         rows = await self.pool.fetch(
             "SELECT originator_id, originator_version, topic, state FROM procession_events"
-            " WHERE originator_id = $1 AND ($2::bigint IS NULL OR originator_version <= $2)"
+            " WHERE originator_id = $1 AND originator_version > $4"
+            " AND ($2::bigint IS NULL OR originator_version <= $2)"
             " AND ($3::timestamptz IS NULL OR recorded_at <= $3) ORDER BY originator_version",
-            originator_id, to_version, until,
+            originator_id, to_version, until, after_version,
         )
         return [self.decode(*r) for r in rows]
 
@@ -137,6 +141,21 @@ class EventStore:
             position, limit,
         )
         return [RecordedEvent(*r) for r in rows]
+
+    async def load_many(self, after_versions: dict[UUID, int]) -> dict[UUID, list[Any]]:
+        """Several aggregates' events after given versions, in one round trip."""
+        ids = list(after_versions)
+        rows = await self.pool.fetch(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM procession_events e"
+            " JOIN unnest($1::uuid[], $2::bigint[]) AS w(id, after_version)"
+            " ON e.originator_id = w.id AND e.originator_version > w.after_version"
+            " ORDER BY e.originator_id, e.originator_version",
+            ids, [after_versions[i] for i in ids],
+        )
+        events: dict[UUID, list[Any]] = {i: [] for i in ids}
+        for row in rows:
+            events[row[0]].append(self.decode(*row))
+        return events
 
     async def read_stream(self, originator_id: UUID, after_version: int = 0, limit: int = 500) -> list[RecordedEvent]:
         """One aggregate's events after one of its versions."""

@@ -41,9 +41,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    # asyncpg resets session state (one round trip) whenever a connection returns to the
+    # pool. We keep none: locks are transaction-scoped, no SET, no cursors or LISTEN on
+    # pooled connections (the listener holds its own for good).
+    return None
+
+
 async def create_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
     """A pool of connections; the listener, the writer and the projections share it."""
-    return await asyncpg.create_pool(url, min_size=2, max_size=size, init=_init_connection)
+    return await asyncpg.create_pool(url, min_size=2, max_size=size, init=_init_connection, reset=_keep_session)
 
 
 async def migrate(pool: asyncpg.Pool) -> None:

@@ -76,13 +76,15 @@ class ProjectionRunner:
 
     async def step(self, projection: Projection) -> int:
         """Apply the next batch of events; returns how many events were read."""
+        skipped = await self._skip_irrelevant(projection)
+        if skipped is not None:
+            return skipped
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO procession_tracking (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
-                projection.name,
-            )
+            # Creates the row on first use and locks it for this step, in one round trip.
             position = await conn.fetchval(
-                "SELECT position FROM procession_tracking WHERE name = $1 FOR UPDATE", projection.name
+                "INSERT INTO procession_tracking AS t (name, position) VALUES ($1, 0)"
+                " ON CONFLICT (name) DO UPDATE SET position = t.position RETURNING t.position",
+                projection.name,
             )
             rows = await conn.fetch(
                 "SELECT notification_id, originator_id, originator_version, topic, state"
@@ -102,6 +104,34 @@ class ProjectionRunner:
                     "UPDATE procession_tracking SET position = $2 WHERE name = $1", projection.name, position
                 )
         await self._advanced(projection.name, position)
+        return len(rows)
+
+    async def _skip_irrelevant(self, projection: Projection) -> int | None:
+        """Move past a batch that holds none of the projection's events without a transaction.
+
+        Most appends concern one read model; the others only need their position moved on.
+        The move is a compare-and-set on the position this runner last saw, so if another
+        process moved it meanwhile nothing happens and the full step runs instead.
+        """
+        known = self.positions.get(projection.name)
+        if known is None:
+            return None
+        rows = await self.pool.fetch(
+            "SELECT notification_id, topic FROM procession_events WHERE notification_id > $1"
+            " ORDER BY notification_id LIMIT $2",
+            known, self.batch,
+        )
+        if not rows:
+            return 0
+        if any(row["topic"] in projection.topics for row in rows):
+            return None
+        moved = await self.pool.fetchval(
+            "UPDATE procession_tracking SET position = $3 WHERE name = $1 AND position = $2 RETURNING position",
+            projection.name, known, rows[-1]["notification_id"],
+        )
+        if moved is None:
+            return None
+        await self._advanced(projection.name, moved)
         return len(rows)
 
     async def reset(self, projection: Projection) -> None:

@@ -73,8 +73,12 @@ async def version_created(conn: Any, event: D.VersionCreated, _position: int) ->
         event.originator_id, event.version, object_id(event.originator_id, event.version),
         event.configuration, event.timestamp, event.user,
     )
-    await _refresh_current(conn, event.originator_id)
-    await _touch(conn, event)
+    # Version numbers only grow, so a new version is the current one.
+    await conn.execute(
+        "UPDATE definition_view SET current_version = $2, configuration = $3, aggregate_version = $4,"
+        " updated_at = $5, updated_by = $6 WHERE definition_id = $1",
+        event.originator_id, event.version, event.configuration, event.originator_version, event.timestamp, event.user,
+    )
 
 
 async def tagged(conn: Any, event: D.Tagged, _position: int) -> None:

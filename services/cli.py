@@ -38,7 +38,9 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _configure_logging()
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=lambda m: print(m, flush=True))
+    # access_log=None: the request-log middleware already logs each request (as JSON, when enabled).
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                print=lambda m: print(m, flush=True))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from typing import Any
 from uuid import UUID
@@ -12,12 +13,13 @@ import orjson
 from events.configuration import check_configuration, check_key
 from events.definition import ProcessDefinition
 from events.errors import InvalidInput, NotFound, StaleVersion
+from events.workflow import is_xml
 from events.process_key import ProcessKey, key_id
 from infra.event_store import EventStore
 from infra.tokens import Principal
 from services.commands import CommandExecutor, Decide, Decision
 from services.definition_views import render_aggregate
-from services.repository import load
+from services.repository import load, load_many
 
 
 def check_if_match(aggregate: Any, if_match: int | None) -> None:
@@ -40,10 +42,16 @@ class DefinitionService:
 
     async def get(self, key: str) -> tuple[ProcessDefinition, ProcessKey]:
         """The live definition holding a key, with its claim."""
-        claim = await self.claim(key)
+        claim_id = key_id(key)
+        # The cached claim names the likely holder, so both load in one round trip.
+        known = self.store.aggregates.peek(claim_id)
+        guess = UUID(known.holder) if known is not None and known.holder else None
+        loaded = await load_many(self.store, [claim_id, guess] if guess else [claim_id])
+        claim = loaded[claim_id]
         if claim is None or claim.holder is None:
             raise NotFound(f"no process called {key!r}")
-        return await load(self.store, UUID(claim.holder)), claim
+        holder = UUID(claim.holder)
+        return (loaded[holder] if holder == guess else await load(self.store, holder)), claim
 
     async def as_of(self, key: str, *, version: int | None, until: Any) -> ProcessDefinition:
         """The definition holding a key now, as it was at an aggregate version or a moment."""
@@ -58,15 +66,19 @@ class DefinitionService:
     ) -> dict[str, Any]:
         """Create the definition, or add a version when the configuration changed."""
         check_key(key)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            None, lambda: check_configuration(configuration, max_workflow_bytes=self.max_workflow_bytes)
-        )
+        check = functools.partial(check_configuration, configuration, max_workflow_bytes=self.max_workflow_bytes)
+        if is_xml(configuration.get("workflow")):
+            # Parsing a BPMN document is CPU work: keep it off the event loop.
+            await asyncio.get_running_loop().run_in_executor(None, check)
+        else:
+            check()
 
         async def decide() -> Decision:
-            claim = await self.claim(key)
-            if claim is not None and claim.holder is not None:
-                definition = await load(self.store, UUID(claim.holder))
+            try:
+                definition, claim = await self.get(key)
+            except NotFound:
+                claim = await self.claim(key)  # never used, or released by a delete or rename
+            else:
                 check_if_match(definition, if_match)
                 changed = definition.add_version(configuration, who.user)
                 return Decision([definition], self._answer(definition, created=False, changed=changed))

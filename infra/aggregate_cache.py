@@ -1,0 +1,81 @@
+"""Recently loaded aggregates, kept in memory so the next load only reads newer events.
+
+Every load gets its own copy to decide on: a command that is refused or conflicts never
+leaves a half-changed aggregate behind for the next one. Events are immutable and only
+appended, so a cached state plus the events recorded after it (by any process) is always
+the current state.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+import enum
+import functools
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+_ATOMIC = (str, int, float, bool, bytes, type(None), uuid.UUID, datetime.datetime, datetime.date,
+           datetime.timedelta, decimal.Decimal, enum.Enum, frozenset)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy that shares immutable values (ids, times, enums) instead of rebuilding them.
+
+    `copy.deepcopy` reconstructs every UUID and datetime through `__reduce_ex__`, which made
+    copying the aggregate the most expensive step of a command. Objects that define
+    `__deepcopy__` (e.g. frozen value types that are shared on purpose) keep their say.
+    """
+    if isinstance(value, _ATOMIC):
+        return value
+    kind = type(value)
+    if kind is dict:
+        return {k: clone(v) for k, v in value.items()}
+    if kind is list:
+        return [clone(v) for v in value]
+    if kind is tuple:
+        return tuple(clone(v) for v in value)
+    if kind is set:
+        return {clone(v) for v in value}
+    if hasattr(value, "__deepcopy__"):
+        return value.__deepcopy__({})
+    if hasattr(value, "__dict__") and not _has_slots(kind):
+        twin = object.__new__(kind)
+        twin.__dict__.update({k: clone(v) for k, v in value.__dict__.items()})
+        return twin
+    return copy.deepcopy(value)
+
+
+@functools.cache
+def _has_slots(kind: type) -> bool:
+    # Only a non-empty __slots__ somewhere in the hierarchy holds state outside __dict__.
+    return any(getattr(base, "__slots__", ()) for base in kind.__mro__)
+
+
+class AggregateCache:
+    """A bounded LRU of aggregate states by id."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: OrderedDict[uuid.UUID, Any] = OrderedDict()
+
+    def get(self, aggregate_id: uuid.UUID) -> Any | None:
+        """A fresh copy of the cached aggregate, or None."""
+        entry = self._entries.get(aggregate_id)
+        if entry is None:
+            return None
+        self._entries.move_to_end(aggregate_id)
+        return clone(entry)
+
+    def peek(self, aggregate_id: uuid.UUID) -> Any | None:
+        """The cached aggregate itself, to read from only (never to decide on)."""
+        return self._entries.get(aggregate_id)
+
+    def put(self, aggregate: Any) -> None:
+        """Remember (a copy of) an aggregate exactly as folded from stored events."""
+        self._entries[aggregate.id] = clone(aggregate)
+        self._entries.move_to_end(aggregate.id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
