@@ -82,6 +82,122 @@ class KeyReleased(_Data):
     definition_id: str
 
 
+class InstanceCreated(_Data):
+    definition_id: str
+    definition_key: str
+    definition_version: int
+    initiator: str
+    owner: str | None
+    target_id: str | None
+    parameters: dict[str, Any]
+    form_data: dict[str, Any]
+    documents: list[str]
+    assignment: dict[str, Any]
+    attributes: dict[str, Any]
+
+
+class InstanceScheduled(_Data):
+    start_at: datetime
+    user: str
+
+
+class InstanceStarted(_Data):
+    start_event: str
+    user: str
+
+
+class InstanceTaskStarted(_Data):
+    element_id: str
+    kind: str
+    name: str | None
+    task_type: str | None
+    via: list[str]
+    triggers: list[str]
+    assignment: dict[str, Any] | None
+    user: str
+
+
+class InstanceTaskEnded(_Data):
+    element_id: str
+    action: str | None
+    trigger: str | None
+    user: str
+
+
+class InstanceTaskAbandoned(_Data):
+    element_id: str
+    action: str | None
+    user: str
+
+
+class InstanceEnded(_Data):
+    end_event: str
+    via: list[str]
+    user: str
+
+
+class InstanceFormDataSubmitted(_Data):
+    form_data: dict[str, Any]
+    user: str
+
+
+class InstanceDocumentAttached(_Data):
+    document: str
+    user: str
+
+
+class InstanceAssignmentChanged(_Data):
+    assignment: dict[str, Any]
+    user: str
+
+
+class InstanceAutomatedTaskRequested(_Data):
+    element_id: str
+    script: str
+    parameters: dict[str, Any]
+
+
+class InstanceAutomatedTaskCompleted(_Data):
+    element_id: str
+    result: dict[str, Any]
+
+
+class InstanceAutomatedTaskFailed(_Data):
+    element_id: str
+    error: str
+
+
+class InstanceOutputAppended(_Data):
+    lines: list[list[str]] = Field(description="[ISO timestamp, stream, text] per console line")
+
+
+class InstanceFileAttached(_Data):
+    name: str
+    size: int
+    media_type: str
+    digest: str = Field(description="SHA-256 of the content, hex")
+    kind: str
+
+
+class InstanceStopRequested(_Data):
+    user: str
+    reason: str | None
+
+
+class InstanceStopped(_Data):
+    user: str
+    reason: str | None
+
+
+class InstanceFailed(_Data):
+    reason: str
+
+
+class InstanceDeleted(_Data):
+    user: str
+    reason: str | None
+
+
 PUBLISHED: dict[str, type[BaseModel]] = {
     "ProcessDefinition.Registered": DefinitionRegistered,
     "ProcessDefinition.VersionCreated": DefinitionVersionCreated,
@@ -93,6 +209,25 @@ PUBLISHED: dict[str, type[BaseModel]] = {
     "ProcessKey.Opened": KeyOpened,
     "ProcessKey.Claimed": KeyClaimed,
     "ProcessKey.Released": KeyReleased,
+    "ProcessInstance.Created": InstanceCreated,
+    "ProcessInstance.Scheduled": InstanceScheduled,
+    "ProcessInstance.Started": InstanceStarted,
+    "ProcessInstance.TaskStarted": InstanceTaskStarted,
+    "ProcessInstance.TaskEnded": InstanceTaskEnded,
+    "ProcessInstance.TaskAbandoned": InstanceTaskAbandoned,
+    "ProcessInstance.Ended": InstanceEnded,
+    "ProcessInstance.FormDataSubmitted": InstanceFormDataSubmitted,
+    "ProcessInstance.DocumentAttached": InstanceDocumentAttached,
+    "ProcessInstance.AssignmentChanged": InstanceAssignmentChanged,
+    "ProcessInstance.AutomatedTaskRequested": InstanceAutomatedTaskRequested,
+    "ProcessInstance.AutomatedTaskCompleted": InstanceAutomatedTaskCompleted,
+    "ProcessInstance.AutomatedTaskFailed": InstanceAutomatedTaskFailed,
+    "ProcessInstance.OutputAppended": InstanceOutputAppended,
+    "ProcessInstance.FileAttached": InstanceFileAttached,
+    "ProcessInstance.StopRequested": InstanceStopRequested,
+    "ProcessInstance.Stopped": InstanceStopped,
+    "ProcessInstance.Failed": InstanceFailed,
+    "ProcessInstance.Deleted": InstanceDeleted,
 }
 """Every published event type (`<Aggregate>.<Event>`) and the model of its `data`."""
 
