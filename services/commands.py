@@ -11,8 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import hashlib
+
 import orjson
 
+from events.errors import InvalidInput
 from infra.event_store import EventStore, VersionConflict
 from infra.projection_runner import ProjectionRunner
 from infra.tokens import Principal
@@ -38,10 +41,27 @@ class CommandExecutor:
         self.consistency_timeout = consistency_timeout
 
     async def run(
-        self, principal: Principal, idempotency_key: str | None, decide: Decide, *, retries: int = 0
+        self, principal: Principal, idempotency_key: str | None, decide: Decide, *, retries: int = 0,
+        request: tuple[Any, ...] | None = None,
     ) -> dict[str, Any]:
-        """Decide and append once; `retries` re-decides after a version conflict (for upserts)."""
-        scoped = f"{principal.user}\x1f{idempotency_key}" if idempotency_key else None
+        """Decide and append once; `retries` re-decides after a version conflict (for upserts).
+
+        With an `Idempotency-Key`, the stored answer carries a digest of `request` (what the
+        command was asked to do), so reusing a key for another request is refused (422)
+        instead of being answered with a different command's result.
+        """
+        if not idempotency_key:
+            return await self._run(None, decide, retries)
+        digest = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        result = await self._run(f"{principal.user}\x1f{idempotency_key}", _signed(decide, digest), retries)
+        if result.get("request", digest) != digest:
+            raise InvalidInput(
+                "this Idempotency-Key was already used for a different request",
+                ["Idempotency-Key: already used for a different request; use a new key"],
+            )
+        return result
+
+    async def _run(self, scoped: str | None, decide: Decide, retries: int) -> dict[str, Any]:
         if scoped and (earlier := await self.store.idempotent_result(scoped)) is not None:
             return orjson.loads(earlier)
         for attempt in range(retries + 1):
@@ -62,3 +82,12 @@ class CommandExecutor:
             await self.projections.wait_for(appended.last_position, self.consistency_timeout)
             return decision.result
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _signed(decide: Decide, digest: str) -> Decide:
+    async def signed() -> Decision:
+        decision = await decide()
+        decision.result["request"] = digest
+        return decision
+
+    return signed

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from events.configuration import check_configuration, check_key
 from events.definition import ProcessDefinition
-from events.errors import InvalidInput, NotFound, StaleVersion
-from events.workflow import is_xml
+from events.errors import NotFound, StaleVersion
 from events.process_key import ProcessKey, key_id
+from events.workflow import is_xml
 from infra.event_store import EventStore
 from infra.tokens import Principal
-from services.commands import CommandExecutor, Decide, Decision
+from services.commands import CommandExecutor, Decision
 from services.definition_views import render_aggregate
 from services.repository import load, load_many
 
@@ -89,7 +86,7 @@ class DefinitionService:
             claim.claim(definition.id)
             return Decision([definition, claim], self._answer(definition, created=True, changed=True))
 
-        return await self._run(who, idem, ("save", key, configuration, if_match), decide, retries=2)
+        return await self.executor.run(who, idem, decide, retries=2, request=("save", key, configuration, if_match))
 
     async def tag(self, who: Principal, key: str, selector: str, tag: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Put a tag on a version (moving it from another)."""
@@ -120,7 +117,7 @@ class DefinitionService:
             old_claim.release(definition.id)
             return Decision([definition, old_claim, new_claim], self._answer(definition, created=False, changed=True))
 
-        return await self._run(who, idem, ("rename", key, new_key, if_match), decide)
+        return await self.executor.run(who, idem, decide, request=("rename", key, new_key, if_match))
 
     async def _change(
         self, who: Principal, key: str, if_match: int | None, idem: str | None, command: Any, request: tuple[Any, ...]
@@ -134,30 +131,7 @@ class DefinitionService:
                 return Decision([definition, claim], {"_id": key, "deleted": True, "etag": definition.version})
             return Decision([definition], self._answer(definition, created=False, changed=True))
 
-        return await self._run(who, idem, (*request, key, if_match), decide)
-
-    async def _run(
-        self, who: Principal, idem: str | None, request: tuple[Any, ...], decide: Decide, *, retries: int = 0
-    ) -> dict[str, Any]:
-        """Run a command; a repeated `Idempotency-Key` must come with the same request.
-
-        The answer stored under the key carries a digest of the request, so reusing a key for
-        another request is refused (422) instead of answering it with a different command's result.
-        """
-        digest = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-        async def signed() -> Decision:
-            decision = await decide()
-            decision.result["request"] = digest
-            return decision
-
-        result = await self.executor.run(who, idem, signed, retries=retries)
-        if result.get("request") != digest:
-            raise InvalidInput(
-                "this Idempotency-Key was already used for a different request",
-                ["Idempotency-Key: already used for a different request; use a new key"],
-            )
-        return result
+        return await self.executor.run(who, idem, decide, request=(*request, key, if_match))
 
     @staticmethod
     def _answer(definition: ProcessDefinition, *, created: bool, changed: bool) -> dict[str, Any]:
