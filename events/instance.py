@@ -7,7 +7,7 @@ the graph is passed in by the caller, compiled from the definition version the i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -23,6 +23,11 @@ from events.instance_state import DEFAULT_ACTIONS, InstanceStatus, Visit
 
 S = InstanceStatus
 _COMPLETE_PROCESS_LIMIT = 100
+
+
+def line_time(moment: datetime) -> str:
+    """A console line's time: UTC, always with microseconds, so the strings sort as times do."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ProcessInstance(Aggregate):
@@ -146,19 +151,38 @@ class ProcessInstance(Aggregate):
             i.pending_task = None
 
     class OutputAppended(Aggregate.Event):
-        text: str
+        """Console lines, each `[time, stream, text]`; one event holds a batch of lines.
+
+        `time` is `line_time(...)` of when the line was read ("" means the event's own time).
+        Version 1 held one `text` at the event's time: it reads as one stdout line.
+        """
+
+        class_version = 2
+        lines: list[list[str]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["lines"] = [[line_time(state["timestamp"]), "stdout", state.pop("text")]]
 
         def apply(self, i: ProcessInstance) -> None:
-            i.output.append((self.timestamp, self.text))
+            i.output_lines += len(self.lines)
 
     class FileAttached(Aggregate.Event):
+        """A file kept in the blob store under `digest`; `kind` is "input", "output" or "attachment"."""
+
+        class_version = 2
         name: str
         size: int
         media_type: str
         digest: str
+        kind: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kind"] = "output"
 
         def apply(self, i: ProcessInstance) -> None:
-            i.files[self.name] = {"size": self.size, "media_type": self.media_type, "digest": self.digest}
+            i.files[self.name] = {"size": self.size, "media_type": self.media_type, "digest": self.digest, "kind": self.kind}
 
     class StopRequested(Aggregate.Event):
         user: str
@@ -209,7 +233,7 @@ class ProcessInstance(Aggregate):
         self.visits: list[Visit] = []
         self.pending_task: str | None = None
         self.results: dict[str, dict[str, Any]] = {}
-        self.output: list[tuple[datetime, str]] = []
+        self.output_lines = 0  # the lines themselves are read from the events, not kept here
         self.files: dict[str, dict[str, Any]] = {}
         self.stop_requested = False
         self.failure: str | None = None
@@ -316,15 +340,20 @@ class ProcessInstance(Aggregate):
         self.trigger_event(self.AutomatedTaskFailed, element_id=element_id, error=error)
         self.trigger_event(self.Failed, reason=f"automated task {element_id} failed: {error}")
 
-    def append_output(self, text: str) -> None:
-        """Add console output."""
-        self._require_live()
-        self.trigger_event(self.OutputAppended, text=text)
+    def append_output(self, text: str, stream: str = "stdout") -> None:
+        """Add one line of console output, timed by the event."""
+        self.append_lines([["", stream, text]])
 
-    def attach_file(self, name: str, size: int, media_type: str, digest: str) -> None:
-        """Record an output file or attachment stored elsewhere."""
+    def append_lines(self, lines: list[list[str]]) -> None:
+        """Add a batch of console lines, each `[line_time(...), stream, text]`, as one event."""
         self._require_live()
-        self.trigger_event(self.FileAttached, name=name, size=size, media_type=media_type, digest=digest)
+        if lines:
+            self.trigger_event(self.OutputAppended, lines=[list(line) for line in lines])
+
+    def attach_file(self, name: str, size: int, media_type: str, digest: str, kind: str = "output") -> None:
+        """Record an output file, input file or attachment stored elsewhere."""
+        self._require_live()
+        self.trigger_event(self.FileAttached, name=name, size=size, media_type=media_type, digest=digest, kind=kind)
 
     def stop(self, user: str, reason: str | None) -> bool:
         """Stop the instance (a running automated task first hears a request); False if already over."""

@@ -126,3 +126,23 @@ CREATE TABLE IF NOT EXISTS procession_leases (
     holder text NOT NULL,
     expires_at timestamptz NOT NULL
 );
+
+-- Script runs: one claim per requested automated task (the instance and the version of its
+-- AutomatedTaskRequested event). A worker holds a claim while its lease is renewed; a claim
+-- whose lease ran out belongs to a lost worker, and the next claimant fails that run.
+CREATE TABLE IF NOT EXISTS script_run_claims (
+    instance_id uuid NOT NULL,
+    request_version bigint NOT NULL,
+    worker text NOT NULL,
+    lease_until timestamptz NOT NULL,
+    attempts int NOT NULL DEFAULT 1,
+    done boolean NOT NULL DEFAULT false,
+    claimed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (instance_id, request_version)
+);
+
+-- Cron: the last fire time started per definition (fires missed while down collapse into one).
+CREATE TABLE IF NOT EXISTS cron_state (
+    definition_id uuid PRIMARY KEY,
+    last_fire timestamptz NOT NULL
+);

@@ -39,3 +39,26 @@ class Settings(BaseSettings):
     # idempotent producer is switched off for it; real brokers keep it on.
     kafka_idempotent: bool = True
     kafka_source: str = "/procession"
+    # Concord uploads: a ZIP or multipart body is streamed against its own cap (not max_body_bytes),
+    # then an archive is opened only under these caps (a zip bomb stops at the first).
+    max_upload_bytes: int = 16 * 1_048_576
+    max_form_parts: int = 100
+    max_archive_entries: int = 1000
+    max_archive_unpacked_bytes: int = 64 * 1_048_576
+    max_archive_ratio: int = 100
+    # The longest a request waits for a process (`sync=true`, `waitForCompletion`); then 408.
+    max_wait_seconds: float = 30.0
+    # Scripts: an operator's extra descriptors (TOML) beside the shipped ones; runs per process.
+    scripts_dir: Path | None = None
+    script_concurrency: int = 4
+    # A run's claim expires this long after its worker's last heartbeat; then the run is failed.
+    script_lease_seconds: float = 10.0
+    # After SIGTERM a stopped script gets this long before SIGKILL.
+    script_stop_grace_seconds: float = 5.0
+    max_script_files: int = 100
+    # Any one stored file (an input or an output of a script).
+    max_blob_bytes: int = 256 * 1_048_576
+    # How often the scheduler looks for due starts and cron fires (it also wakes on appends).
+    scheduler_poll_seconds: float = 1.0
+    # Run the script worker and the scheduler inside `serve` (off for a read-only replica).
+    run_workers: bool = True

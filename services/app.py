@@ -10,8 +10,11 @@ from aiohttp import web
 from infra.settings import Settings
 from services.bootstrap import runtime
 from services.relay import running_relay
+from services.scheduler import running_scheduler
+from services.script_worker import running_script_worker
 from services.faces import audit, opendatadsl, system
-from services.faces import altinn, hackney, instance_feed
+from services.faces import altinn, concord, hackney, instance_feed
+from services.faces import dspace
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware
@@ -19,7 +22,8 @@ from services.http.request_log import request_log_middleware
 from services.http.routes import Route
 from services.keys import OPENAPI, ROUTE_SPECS, RUNTIME
 
-ROUTES: list[Route] = [*system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES, *instance_feed.ROUTES]
+ROUTES: list[Route] = [*system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES, *instance_feed.ROUTES,
+                      *concord.ROUTES, *dspace.ROUTES]
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -33,6 +37,9 @@ def create_app(settings: Settings) -> web.Application:
         registered = app.router.add_route(route.method, route.path, route.handler)
         app[ROUTE_SPECS][registered] = route
     app[OPENAPI] = build_document(ROUTES, metadata.version("procession"))
+    # Concord shares Hackney's two start routes (faces.md): Hackney hands these requests over.
+    app[hackney.UPLOAD_START] = concord.start_upload
+    app[hackney.ENTRY_POINT_START] = concord.start_entry_point
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         async with runtime(settings) as rt:
@@ -40,5 +47,15 @@ def create_app(settings: Settings) -> web.Application:
             async with running_relay(rt.store, settings):
                 yield
 
+    async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+        # After the runtime (and closed before it): the script worker and the scheduler.
+        if not settings.run_workers:
+            yield
+            return
+        rt = app[RUNTIME]
+        async with running_script_worker(rt), running_scheduler(rt):
+            yield
+
     app.cleanup_ctx.append(runtime_ctx)
+    app.cleanup_ctx.append(workers_ctx)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.postgres import create_pool, migrate, start_embedded
 from infra.projection_runner import ProjectionRunner
@@ -16,14 +17,23 @@ from infra.tokens import TokenStore
 from infra.transcoder import create_mapper
 from projections import definitions as definitions_projection
 from projections import instances as instances_projection
+from projections import script_processes as script_processes_projection
+from projections import script_tasks as script_tasks_projection
 from services.commands import CommandExecutor
 from services.definition_views import DefinitionViews
 from services.definitions import DefinitionService
 from services.flow_models import FlowModels
 from services.instance_views import InstanceViews
 from services.instances import InstanceService
+from services.process_output import ProcessOutput
+from services.script_processes import ScriptProcessService
+from services.script_registry import ScriptRegistry
+from services.script_runner import LocalRuns, ScriptRunner
 
-PROJECTIONS = (definitions_projection.PROJECTION, instances_projection.PROJECTION,)
+PROJECTIONS = (
+    definitions_projection.PROJECTION, instances_projection.PROJECTION,
+    script_tasks_projection.PROJECTION, script_processes_projection.PROJECTION,
+)
 
 
 @dataclass
@@ -39,6 +49,12 @@ class Runtime:
     definition_views: DefinitionViews
     instances: InstanceService
     instance_views: InstanceViews
+    registry: ScriptRegistry
+    blobs: BlobStore
+    scripts: ScriptProcessService
+    output: ProcessOutput
+    script_runner: ScriptRunner
+    local_runs: LocalRuns
 
 
 async def database_url(settings: Settings) -> str:
@@ -59,6 +75,10 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
         definitions = DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes)
         models = FlowModels(store, max_workflow_bytes=settings.max_workflow_bytes)
+        instances = InstanceService(store, executor, definitions, models)
+        registry = ScriptRegistry.load(settings.scripts_dir)
+        blobs = BlobStore(settings.data_dir / "blobs", max_bytes=settings.max_blob_bytes)
+        local_runs = LocalRuns()
         yield Runtime(
             settings=settings,
             pool=pool,
@@ -67,8 +87,20 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             tokens=TokenStore(pool),
             definitions=definitions,
             definition_views=DefinitionViews(pool),
-            instances=InstanceService(store, executor, definitions, models),
+            instances=instances,
             instance_views=InstanceViews(pool),
+            registry=registry,
+            blobs=blobs,
+            scripts=ScriptProcessService(
+                store, instances, definitions, registry, blobs, local_runs,
+                lease_seconds=settings.script_lease_seconds, max_files=settings.max_script_files,
+            ),
+            output=ProcessOutput(store, blobs),
+            script_runner=ScriptRunner(
+                store, registry, blobs, settings.data_dir / "runs",
+                stop_grace_seconds=settings.script_stop_grace_seconds, max_files=settings.max_script_files,
+            ),
+            local_runs=local_runs,
         )
     finally:
         await runner.stop()

@@ -54,9 +54,12 @@ class InstanceService:
         self, who: Principal, key: str, selector: str | None, *, owner: str | None = None, target_id: str | None = None,
         parameters: dict[str, Any] | None = None, form_data: dict[str, Any] | None = None, documents: list[str] | None = None,
         assignment: dict[str, Any] | None = None, attributes: dict[str, Any] | None = None,
-        start: bool = True, start_event: str | None = None, idem: str | None = None,
+        start: bool = True, start_event: str | None = None, idem: str | None = None, start_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """Create an instance of a definition version (latest, number or tag), and start it if asked."""
+        """Create an instance of a definition version (latest, number or tag), and start it if asked.
+
+        With `start_at` the instance is scheduled instead; the scheduler starts it then.
+        """
 
         async def decide() -> Decision:
             definition, _ = await self.definitions.get(key)
@@ -74,7 +77,9 @@ class InstanceService:
                 initiator=who.user, owner=owner, target_id=target_id, parameters=parameters or {},
                 form_data=form_data or {}, documents=documents or [], assignment=assignment or {}, attributes=extra,
             )
-            if start:
+            if start_at is not None:
+                instance.schedule(start_at, who.user)
+            elif start:
                 instance.start(await self.graph_of(instance), start_event, who.user)
             return Decision([instance], self._answer(instance))
 

@@ -17,7 +17,10 @@ Choices where the document is thin or wrong (see shared/design/seed-semantics.md
 - `example-application` (the document's example) is created when first started if absent.
 
 Route sharing (faces.md): `POST /api/v1/process` with a non-JSON body belongs to Concord; it is
-dispatched to whatever handler the app stores under `UPLOAD_START`, else answered 415. The
+dispatched to whatever handler the app stores under `UPLOAD_START`, else answered 415; and
+`POST /api/v1/process/{x}` where `x` holds a colon (a Concord entry point `project:repo:flow`,
+which no definition key can be), or with Concord's `?sync=`, goes to the handler under
+`ENTRY_POINT_START`. The
 `{id}` segment of the two-segment routes refuses Concord's literal `log`, `attachment` and
 `waitForCompletion` (a regex), so registration order does not matter; Concord's one-segment
 `GET /api/v1/process/{id}` is not registered here.
@@ -44,6 +47,8 @@ from services.keys import RUNTIME
 BASE = "/api/v1/process"
 # Concord's ZIP/multipart start; set by the Concord face when it exists.
 UPLOAD_START: web.AppKey[Handler] = web.AppKey("upload_start")
+# Concord's start by entry point (`project:repository:flow`, with a colon no key can hold).
+ENTRY_POINT_START: web.AppKey[Handler] = web.AppKey("entry_point_start")
 _ID = "{id:(?!(?:log|attachment|waitForCompletion)(?:/|$))[^/]+}"
 _PAGE_SIZE = 10
 
@@ -113,8 +118,12 @@ async def start_from_body(request: web.Request) -> web.Response:
 
 
 async def start_named(request: web.Request) -> web.Response:
-    """`POST /api/v1/process/{processName}`."""
-    return await _start(request, request.match_info["processName"], await read_model(request, HackneyStartIn))
+    """`POST /api/v1/process/{processName}`; a Concord entry point (with a colon) goes to that face."""
+    name = request.match_info["processName"]
+    # `sync` is Concord's too: only that face can wait for the process.
+    if (":" in name or "sync" in request.query) and (concord := request.app.get(ENTRY_POINT_START)) is not None:
+        return await concord(request)
+    return await _start(request, name, await read_model(request, HackneyStartIn))
 
 
 async def _instance_named(request: web.Request, *, past: bool = False) -> ProcessInstance:

@@ -141,7 +141,8 @@ async def test_processes_are_listed_by_target_with_a_page_token(api):
 async def test_bad_input_is_a_clear_4xx(api):
     process_id = await a_process(api)
     cases = [
-        (await api.user("POST", BASE, data=b"PK\x03\x04", headers={"Content-Type": "application/octet-stream"}), 415),
+        (await api.user("POST", BASE, data=b"hello", headers={"Content-Type": "text/plain"}), 415),
+        (await api.user("POST", BASE, data=b"PK\x03\x04", headers={"Content-Type": "application/octet-stream"}), 400),
         (await api.user("POST", BASE, json={"targetId": "x"}), 422),
         (await api.user("POST", f"{BASE}/{EXAMPLE}", json={"formData": "not json"}), 422),
         (await api.user("POST", f"{BASE}/{EXAMPLE}", json={"unknown": 1}), 422),

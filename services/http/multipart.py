@@ -1,0 +1,115 @@
+"""Reading a `multipart/form-data` body with caps, sorted into files, text and JSON parts.
+
+How a part is classified (Concord's rules, `MultipartUtils`): an `application/json` part is
+JSON; a part with a filename or any media type other than `text/plain` is a file, named by
+its part name (as Concord does: `-F myFile.txt=@local.txt` is the file `myFile.txt`); every
+other part is text (RFC 7578: a part without a media type is `text/plain`). A repeated text
+name keeps every value, in order. The body is read chunk by chunk and refused with 413 as
+soon as it passes the part count or the byte cap; aiohttp's `client_max_size` does not apply
+to a streamed multipart body, so this is the only cap. Names with `..` or a leading `/` are
+refused (400), and so is any file name that could not be a plain relative path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import BodyPartReader, web
+
+from infra.archives import UnsafeArchive, check_name
+from services.http.problems import ProblemError
+
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class MultipartForm:
+    """What a form held: files by name, text values by name (repeats kept), JSON parts by name."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    json: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, name: str) -> str | None:
+        """The last value of a text part, if sent."""
+        values = self.texts.get(name)
+        return values[-1] if values else None
+
+
+def check_part_name(name: str | None, *, kind: str = "part") -> str:
+    """A part or file name without `..` or a leading `/` (400 otherwise)."""
+    if not name:
+        raise ProblemError(400, f"a multipart {kind} has no name")
+    if ".." in name or name.startswith("/"):
+        raise ProblemError(400, f"multipart {kind} name {name[:120]!r} must not contain '..' or start with '/'")
+    return name
+
+
+async def read_form(request: web.Request, *, max_parts: int, max_bytes: int) -> MultipartForm:
+    """The parts of a multipart body: 400 if it is not one, 413 past a cap."""
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError, KeyError) as e:
+        raise ProblemError(400, f"the body is not readable multipart/form-data: {e}") from None
+    form, count, total = MultipartForm(), 0, 0
+    while True:
+        try:
+            part = await reader.next()
+        except (ValueError, AssertionError) as e:
+            raise ProblemError(400, f"the multipart body is malformed: {e}") from None
+        if part is None:
+            return form
+        count += 1
+        if count > max_parts:
+            raise ProblemError(413, f"the form has more than {max_parts} parts")
+        if not isinstance(part, BodyPartReader):
+            raise ProblemError(400, "nested multipart bodies are not accepted")
+        name = check_part_name(part.name)
+        data = await _read_part(part, max_bytes - total)
+        total += len(data)
+        _classify(form, name, part, data)
+
+
+async def _read_part(part: BodyPartReader, budget: int) -> bytes:
+    out = bytearray()
+    try:
+        while chunk := await part.read_chunk(_CHUNK):
+            out += chunk
+            if len(out) > budget:
+                raise ProblemError(413, "the form is larger than this service accepts")
+    except (ValueError, AssertionError) as e:
+        raise ProblemError(400, f"the multipart body is malformed: {e}") from None
+    # Content-Transfer-Encoding (base64, quoted-printable) is undone here, as RFC 7578 allows it.
+    return bytes(part.decode(bytes(out))) if part.headers.get("Content-Transfer-Encoding") else bytes(out)
+
+
+def _classify(form: MultipartForm, name: str, part: BodyPartReader, data: bytes) -> None:
+    media = (part.headers.get("Content-Type") or "text/plain").split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        if name in form.json:
+            raise ProblemError(400, f"the JSON part {name!r} appears more than once")
+        try:
+            form.json[name] = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise ProblemError(400, f"part {name!r} is not valid JSON: {e}", title="Malformed JSON") from None
+    elif part.filename is not None or media != "text/plain":
+        _file_name(name, part.filename)
+        if name in form.files:
+            raise ProblemError(400, f"the file {name!r} appears more than once")
+        form.files[name] = data
+    else:
+        try:
+            form.texts.setdefault(name, []).append(data.decode(part.get_charset(default="utf-8")))
+        except (UnicodeDecodeError, LookupError):
+            raise ProblemError(400, f"part {name!r} is not text in its declared charset") from None
+
+
+def _file_name(name: str, filename: str | None) -> None:
+    if filename:
+        check_part_name(filename, kind="file")
+    try:
+        check_name(name)
+    except UnsafeArchive as e:
+        raise ProblemError(400, f"multipart file name refused: {e}") from None

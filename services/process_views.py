@@ -1,0 +1,66 @@
+"""Reads on the process list (`process_view`): one row, or a filtered, sorted page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+# Sortable fields (the document's names) and their columns.
+SORTS = {
+    "script": "coalesce(script, definition_key)", "startTime": "coalesce(started_at, scheduled_for)",
+    "endTime": "ended_at", "creationTime": "created_at", "status": "status", "userId": "initiator",
+}
+
+
+@dataclass
+class ProcessFilter:
+    """What a list asks for; every field narrows it."""
+
+    initiator: str | None = None
+    script: str | None = None
+    statuses: tuple[str, ...] | None = None
+    # Each entry: the canonical keys a parameter name may mean, and the value wanted.
+    parameters: list[tuple[set[str], str]] = field(default_factory=list)
+
+
+class ProcessViews:
+    """Queries on `process_view`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def one(self, instance_id: str) -> Any | None:
+        """The row of one live process, or None."""
+        try:
+            uid = UUID(instance_id)
+        except ValueError:
+            return None
+        return await self.pool.fetchrow("SELECT * FROM process_view WHERE instance_id = $1", uid)
+
+    async def page(self, where: ProcessFilter, *, sort: str, descending: bool, number: int, size: int) -> tuple[list[Any], int]:
+        """One page of rows and the total count."""
+        clauses, values = [], []
+
+        def arg(value: Any) -> str:
+            values.append(value)
+            return f"${len(values)}"
+
+        if where.initiator is not None:
+            clauses.append(f"initiator = {arg(where.initiator)}")
+        if where.script is not None:
+            clauses.append(f"coalesce(script, definition_key) = {arg(where.script)}")
+        if where.statuses is not None:
+            clauses.append(f"status = ANY({arg(list(where.statuses))}::text[])")
+        for keys, value in where.parameters:
+            clauses.append(f"EXISTS (SELECT 1 FROM unnest({arg(sorted(keys))}::text[]) k WHERE parameters ->> k = {arg(value)})")
+        condition = " AND ".join(clauses) or "true"
+        total = await self.pool.fetchval(f"SELECT count(*) FROM process_view WHERE {condition}", *values)
+        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, instance_id"
+        rows = await self.pool.fetch(
+            f"SELECT * FROM process_view WHERE {condition} ORDER BY {order} LIMIT {arg(size)} OFFSET {arg(number * size)}",
+            *values,
+        )
+        return rows, total

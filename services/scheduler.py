@@ -1,0 +1,145 @@
+"""The scheduler: starts scheduled instances when their time comes, and runs cron schedules.
+
+One scheduler acts at a time across service processes (a PostgreSQL lease). Each start is
+an idempotent command besides, so even two schedulers acting at once start each thing once:
+a scheduled instance is started with the key `scheduled:<id>`, a cron fire with
+`cron:<key>:<fire time>`.
+
+Cron (a decision the documents leave open): the schedule of a definition's current version,
+while that version is not disabled (`enabled: false` stops it). Fire times are counted from
+the later of the last fire started and the version's creation, so a new version or a
+re-enabled one does not catch up on the past. Fires missed while no scheduler ran collapse
+into ONE run, for the latest missed fire time, when a scheduler comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from events.cron import CronError, parse_cron
+from events.errors import DomainError
+from infra.aio import wait_event
+from infra.leases import Lease
+from infra.tokens import Principal
+
+log = logging.getLogger(__name__)
+SYSTEM = Principal("system", "admin")
+NAME = "scheduler"
+_MAX_CATCH_UP = 100_000  # fire times walked to find the latest missed one
+
+_CRON_DEFINITIONS = """
+SELECT d.definition_id, d.key, d.configuration->>'cron' AS cron, v.created_at, s.last_fire
+FROM definition_view d
+JOIN definition_version_view v ON v.definition_id = d.definition_id AND v.version = d.current_version
+LEFT JOIN cron_state s ON s.definition_id = d.definition_id
+WHERE d.configuration ? 'cron' AND jsonb_typeof(d.configuration->'cron') = 'string'
+  AND coalesce(d.configuration->>'enabled', 'true') <> 'false'
+"""
+
+
+class Scheduler:
+    """`run()` until cancelled; `tick(now)` does one round (tests call it directly)."""
+
+    def __init__(self, runtime: Any, *, poll_seconds: float = 1.0, lease_seconds: float = 10.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.runtime = runtime
+        self.pool = runtime.pool
+        self.poll_seconds = poll_seconds
+        self.lease = Lease(runtime.pool, NAME, ttl_seconds=lease_seconds)
+        self.clock = clock
+        self._wake = asyncio.Event()
+        runtime.store.follow(lambda _position: self._wake.set())
+
+    async def run(self) -> None:
+        """Hold the lease and tick; another process's scheduler takes over if this one stops."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    if await self.lease.acquire():
+                        await self.tick(self.clock())
+                except Exception:  # noqa: BLE001 - the scheduler must outlive one bad round
+                    log.exception("scheduler round failed")
+                await wait_event(self._wake, self.poll_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.lease.release())
+
+    async def tick(self, now: datetime) -> None:
+        """Start every scheduled instance that is due, and every cron fire that is due."""
+        await self.start_due(now)
+        await self.fire_cron(now)
+
+    async def start_due(self, now: datetime) -> int:
+        """Start the scheduled instances whose time has come; how many were started."""
+        rows = await self.pool.fetch(
+            "SELECT instance_id FROM process_view WHERE status = 'scheduled' AND scheduled_for <= $1"
+            " ORDER BY scheduled_for LIMIT 100", now,
+        )
+        started = 0
+        for row in rows:
+            try:
+                await self.runtime.instances.start(SYSTEM, str(row[0]), None, None, f"scheduled:{row[0]}")
+                started += 1
+            except DomainError as e:  # stopped or deleted meanwhile, or started by another scheduler
+                log.info("scheduled start of %s skipped: %s", row[0], e)
+        return started
+
+    async def fire_cron(self, now: datetime) -> int:
+        """Start one run per definition whose cron fired since its last run; how many fired."""
+        fired = 0
+        for row in await self.pool.fetch(_CRON_DEFINITIONS):
+            since = max(t for t in (row["last_fire"], row["created_at"]) if t is not None)
+            try:
+                due = latest_fire(row["cron"], since, now)
+            except CronError:
+                continue  # the definition service refuses these; an old one may linger
+            if due is None:
+                continue
+            await self._fire(row["key"], due)
+            await self.pool.execute(
+                "INSERT INTO cron_state (definition_id, last_fire) VALUES ($1, $2)"
+                " ON CONFLICT (definition_id) DO UPDATE SET last_fire = greatest(cron_state.last_fire, excluded.last_fire)",
+                row["definition_id"], due,
+            )
+            fired += 1
+        return fired
+
+    async def _fire(self, key: str, due: datetime) -> None:
+        stamp = due.isoformat().replace("+00:00", "Z")
+        try:
+            await self.runtime.scripts.start(SYSTEM, definition=key, idem=f"cron:{key}:{stamp}", attributes={"cronFire": stamp})
+        except DomainError as e:  # disabled meanwhile, or defaults that do not fit the script
+            log.warning("cron run of %s at %s not started: %s", key, stamp, e)
+
+
+def latest_fire(expression: str, since: datetime, now: datetime) -> datetime | None:
+    """The latest fire time in (since, now], or None."""
+    schedule = parse_cron(expression)
+    latest, t = None, schedule.next_after(since)
+    for _ in range(_MAX_CATCH_UP):
+        if t is None or t > now:
+            return latest
+        latest, t = t, schedule.next_after(t)
+    # Very many missed fires (a per-second schedule down for a day): look only at the last hour.
+    recent = latest_fire(expression, max(latest or since, now - timedelta(hours=1)), now) if latest else None
+    return recent or latest
+
+
+@contextlib.asynccontextmanager
+async def running_scheduler(runtime: Any) -> AsyncIterator[Scheduler]:
+    """Run the scheduler in the background while the block runs."""
+    settings = runtime.settings
+    scheduler = Scheduler(runtime, poll_seconds=settings.scheduler_poll_seconds, lease_seconds=settings.script_lease_seconds)
+    task = asyncio.create_task(scheduler.run(), name="scheduler")
+    try:
+        yield scheduler
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

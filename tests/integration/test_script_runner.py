@@ -1,0 +1,197 @@
+"""The script runner and worker on real PostgreSQL and real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from events.errors import InvalidInput
+from events.instance import ProcessInstance
+from events.instance_state import InstanceStatus
+from infra.settings import Settings
+from infra.tokens import Principal
+from services.bootstrap import Runtime, runtime
+from services.script_worker import LOST, SHUTDOWN, running_script_worker
+
+BOB = Principal("bob", "user")
+COUNT_SCRIPT = """
+name = "count"
+command = ["{python}", "-u", "-c", "import sys\\nfor i in range(int(sys.argv[-1].split('=')[1])): print(f'line {i}')", "x"]
+time_limit_seconds = 120
+[[parameters]]
+name = "-n"
+nameLong = "--lines"
+type = "integer"
+mandatory = true
+"""
+SHORT_SCRIPT = """
+name = "short-slow"
+command = ["{python}", "-u", "-c", "import time\\nprint('start')\\ntime.sleep(30)"]
+time_limit_seconds = 1
+"""
+FLOW = """<?xml version="1.0"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="echo-params"/>
+    <bpmn:serviceTask id="echo-params"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="echo-params" targetRef="review"/>
+    <bpmn:userTask id="review"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+@pytest.fixture
+def script_settings(settings: Settings, tmp_path: Path) -> Settings:
+    extra = tmp_path / "operator-scripts"
+    extra.mkdir()
+    (extra / "count.toml").write_text(COUNT_SCRIPT)
+    (extra / "short-slow.toml").write_text(SHORT_SCRIPT)
+    return settings.model_copy(update={
+        "scripts_dir": extra, "script_lease_seconds": 1.5, "script_stop_grace_seconds": 2.0,
+    })
+
+
+@pytest.fixture
+async def rt(script_settings: Settings) -> AsyncIterator[Runtime]:
+    async with runtime(script_settings) as r, running_script_worker(r):
+        yield r
+
+
+async def finished(rt: Runtime, instance_id: str, timeout: float = 60) -> ProcessInstance:
+    instance = await rt.scripts.wait(instance_id, timeout)
+    assert instance.status.finished or instance.status is InstanceStatus.WAITING, instance.status
+    return instance
+
+
+async def output_event_count(rt: Runtime, instance_id: str) -> int:
+    return await rt.pool.fetchval(
+        "SELECT count(*) FROM procession_events WHERE originator_id = $1 AND topic = $2",
+        __import__("uuid").UUID(instance_id), get_topic(ProcessInstance.OutputAppended),
+    )
+
+
+async def test_a_script_that_exits_0_completes_its_instance_with_its_output(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="echo-params", arguments={"--message": "hello", "-n": 2})
+    instance = await finished(rt, started["id"])
+    assert instance.status is InstanceStatus.COMPLETED
+    assert [x["line"] for x in await rt.output.output_lines(started["id"])] == ["hello", "hello"]
+
+
+async def test_a_script_that_exits_non_zero_fails_with_its_stderr_kept(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="fail")
+    instance = await finished(rt, started["id"])
+    assert instance.status is InstanceStatus.FAILED and "status 1" in (instance.failure or "")
+    lines = await rt.output.output_lines(started["id"])
+    assert {"stream": "stderr", "line": "something went wrong"}.items() <= lines[0].items()
+
+
+async def test_100000_lines_are_kept_complete_and_in_order_in_far_fewer_events(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="count", arguments={"lines": 100_000})
+    assert (await finished(rt, started["id"], 120)).status is InstanceStatus.COMPLETED
+    lines = await rt.output.output_lines(started["id"])
+    assert [x["line"] for x in lines] == [f"line {i}" for i in range(100_000)]
+    assert [x["time"] for x in lines] == sorted(x["time"] for x in lines)
+    assert await output_event_count(rt, started["id"]) <= 1000
+
+
+@pytest.mark.parametrize("hostile", ["; rm -rf /", "$(id)", "`id` && echo pwned | cat", "-x --message=evil"])
+async def test_arguments_reach_the_script_verbatim_never_through_a_shell(rt: Runtime, hostile: str) -> None:
+    started = await rt.scripts.start(BOB, script="echo-params", arguments={"-m": hostile})
+    assert (await finished(rt, started["id"])).status is InstanceStatus.COMPLETED
+    assert [x["line"] for x in await rt.output.output_lines(started["id"])] == [hostile]
+
+
+async def test_files_the_script_writes_become_output_files_in_the_blob_store(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="csv-import", arguments={"-f": "in.csv"}, files={"in.csv": b"a,1\nb,2\n"})
+    assert (await finished(rt, started["id"])).status is InstanceStatus.COMPLETED
+    names = {f["name"]: f for f in await rt.output.output_files(started["id"])}
+    assert set(names) == {"report.txt", "mapfile"}
+    path, info = await rt.output.read_file(started["id"], "mapfile")
+    assert path.read_bytes() == b"1 a\n2 b\n" and path.name == info["sha256"]
+
+
+@pytest.mark.parametrize("arguments", [{}, {"-m": "x", "--count": "many"}, {"-m": "x", "colour": "red"}])
+async def test_bad_arguments_are_refused_before_anything_runs(rt: Runtime, arguments: dict) -> None:
+    with pytest.raises(InvalidInput):
+        await rt.scripts.start(BOB, script="echo-params", arguments=arguments)
+    assert await rt.pool.fetchval("SELECT count(*) FROM instance_view") == 0
+
+
+async def test_a_script_past_its_time_limit_is_killed_and_fails_as_timed_out(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="short-slow")
+    instance = await finished(rt, started["id"])
+    assert instance.status is InstanceStatus.FAILED and "timed out" in (instance.failure or "")
+
+
+async def test_stop_kills_the_running_script_and_the_instance_ends_stopped(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="slow", arguments={"seconds": 60})
+    pid = await first_pid(rt, started["id"])
+    await rt.scripts.stop(BOB, started["id"])
+    assert (await finished(rt, started["id"])).status is InstanceStatus.STOPPED
+    await gone(pid)
+
+
+async def test_stopping_twice_is_harmless(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="slow", arguments={"seconds": 60})
+    await first_pid(rt, started["id"])
+    await rt.scripts.stop(BOB, started["id"])
+    await rt.scripts.stop(BOB, started["id"])
+    assert (await finished(rt, started["id"])).status is InstanceStatus.STOPPED
+
+
+async def test_a_service_task_in_a_bpmn_flow_runs_through_the_runner_and_the_flow_moves_on(rt: Runtime) -> None:
+    await rt.definitions.save(Principal("alice", "admin"), "flow", {"name": "flow", "workflow": FLOW}, None, None)
+    started = await rt.instances.create(BOB, "flow", None, parameters={"message": "from the flow"})
+    instance = await finished(rt, started["id"])
+    assert (instance.status, instance.element) == (InstanceStatus.WAITING, "review")
+    assert [x["line"] for x in await rt.output.output_lines(started["id"])] == ["from the flow"]
+
+
+async def test_a_service_restart_mid_run_fails_the_run_instead_of_leaving_it_running(script_settings: Settings) -> None:
+    async with runtime(script_settings) as first:
+        async with running_script_worker(first):
+            started = await first.scripts.start(BOB, script="slow", arguments={"seconds": 60})
+            pid = await first_pid(first, started["id"])
+        # the worker stopped with the service: its run is over, and the script is gone
+        await gone(pid)
+    async with runtime(script_settings) as second, running_script_worker(second):
+        instance = await second.instances.get(started["id"])
+        assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {SHUTDOWN}")
+
+
+async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_settings: Settings) -> None:
+    async with runtime(script_settings) as rt:
+        started = await rt.scripts.start(BOB, script="slow", arguments={"seconds": 60})
+        # a worker took the run and died: its claim's lease ran out, it never reported
+        await rt.pool.execute(
+            "INSERT INTO script_run_claims (instance_id, request_version, worker, lease_until)"
+            " SELECT instance_id, request_version, 'dead', now() - interval '1 second' FROM script_task_view"
+        )
+        async with running_script_worker(rt):
+            instance = await finished(rt, started["id"])
+        assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {LOST}")
+
+
+async def first_pid(rt: Runtime, instance_id: str) -> int:
+    async with asyncio.timeout(30):
+        while not (lines := await rt.output.output_lines(instance_id)):
+            await asyncio.sleep(0.05)
+    return int(lines[0]["line"].split()[1])
+
+
+async def gone(pid: int) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.05)
