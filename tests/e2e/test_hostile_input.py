@@ -18,7 +18,7 @@ BASE = "/api/process/v1"
 JSON = {"Content-Type": "application/json"}
 WORKFLOW_CAP = 64 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-VALID_BPMN = Path("/work/shared/fixtures/bpmn/altinn/Core.Tests__simple-linear.bpmn").read_text()
+VALID_BPMN = (Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn/Core.Tests__simple-linear.bpmn").read_text()
 
 
 @pytest.fixture
