@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import jsonschema
 import orjson
@@ -14,13 +15,16 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts.published import PUBLISHED, event_schema
 from events.definition import ProcessDefinition
+from events.instance import ProcessInstance
+from events.workflow import compile_workflow
 from infra.event_store import EventStore
 from infra.kafka_broker import EmbeddedBroker, free_port
 from infra.postgres import create_pool
 from infra.transcoder import create_mapper
+from services.examples import EXAMPLE_APPLICATION
 from services.relay import KafkaRelay
 
-TOPICS = ("procession.ProcessDefinition",)
+TOPICS = ("procession.ProcessDefinition", "procession.ProcessInstance")
 
 
 @pytest.fixture
@@ -100,6 +104,35 @@ async def test_published_messages_validate_against_the_served_schemas(event_stor
         name = message["type"].removeprefix("procession.")
         assert name in PUBLISHED
         jsonschema.validate(message, event_schema(name))
+
+
+def an_instance_history() -> list:
+    """An application through the example state machine, touching most instance event types."""
+    graph = compile_workflow(EXAMPLE_APPLICATION)
+    instance = ProcessInstance(
+        definition_id=str(uuid4()), definition_key="example-application", definition_version=1, initiator="alice",
+        owner="alice", target_id="t-1", parameters={}, form_data={}, documents=[], assignment={}, attributes={},
+    )
+    instance.start(graph, None, "alice")
+    instance.submit({"name": "Ada"}, "alice")
+    instance.assign({"type": "patch", "value": "north"}, "alice")
+    instance.fire(graph, "AttachDocuments", "alice")
+    instance.attach(["doc-1"], "alice")
+    instance.append_output("a line")
+    instance.attach_file("report.txt", 3, "text/plain", "0" * 64)
+    instance.fire(graph, "SubmitApplication", "alice")
+    return instance.collect_events()
+
+
+async def test_instance_events_validate_against_their_schemas_too(event_store, broker):
+    events = an_instance_history()
+    await event_store.append(events)
+    async with running(KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=False)):
+        messages = await consume(broker.bootstrap, len(events))
+    assert [m["streamversion"] for m in messages] == list(range(1, len(events) + 1))
+    for message in messages:
+        message.pop("_key")
+        jsonschema.validate(message, event_schema(message["type"].removeprefix("procession.")))
 
 
 async def test_a_relay_that_dies_mid_batch_repeats_at_most_that_batch(event_store, broker):
