@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
@@ -18,3 +21,24 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return event.is_set()
     return True
+
+
+@contextlib.asynccontextmanager
+async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[asyncio.Task[Any]]:
+    """Run `coro` as a task while the block runs; on leaving, cancel it and wait until it has ended.
+
+    Waiting matters: the task's own clean-up (releasing a lease, stopping child processes)
+    must be over before whatever it uses is closed. The task's cancellation is swallowed, but
+    not one aimed at the task leaving the block, which still propagates.
+    """
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise

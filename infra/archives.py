@@ -79,6 +79,23 @@ def check_name(name: str) -> str:
     return name
 
 
+def path_under(root: Path, name: str, *, make_parents: bool = False) -> Path:
+    """Where the file `name` goes under `root` (an existing, resolved directory); else UnsafeArchive. Blocking.
+
+    The name must pass `check_name`, and the resolved path must stay under `root`. With
+    `make_parents` its directories are created, then checked again: a link someone planted on
+    the way shows only once they exist.
+    """
+    path = root / check_name(name)
+    if not path.resolve().is_relative_to(root):
+        raise UnsafeArchive(f"entry {name[:120]!r} would be written outside the working directory")
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.resolve().is_relative_to(root):
+            raise UnsafeArchive(f"entry {name[:120]!r} would be written outside the working directory")
+    return path
+
+
 def _check_kind(info: zipfile.ZipInfo) -> None:
     # Unix mode bits live in the high 16 bits; archives made elsewhere leave them 0 (a plain file).
     mode = info.external_attr >> 16
@@ -171,13 +188,9 @@ def extract_into(data: bytes, target: Path, limits: ArchiveLimits = ArchiveLimit
     files = read_zip(data, limits)
     root = target.resolve(strict=True)
     for name in files:
-        if not (root / name).resolve().is_relative_to(root):
-            raise UnsafeArchive(f"entry {name[:120]!r} would be written outside the working directory")
+        path_under(root, name)
     for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.parent.resolve().is_relative_to(root):
-            raise UnsafeArchive(f"entry {name[:120]!r} would be written outside the working directory")
+        path = path_under(root, name, make_parents=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         with os.fdopen(fd, "wb") as out:
             out.write(content)

@@ -9,21 +9,21 @@ from aiohttp import web
 
 from infra.settings import Settings
 from services.bootstrap import runtime
-from services.relay import running_relay
-from services.scheduler import running_scheduler
-from services.script_worker import running_script_worker
-from services.faces import audit, opendatadsl, system
-from services.faces import altinn, concord, hackney, instance_feed
-from services.faces import dspace
+from services.faces import altinn, audit, concord, concord_start, dspace, hackney, instance_feed, opendatadsl, system
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware
 from services.http.request_log import request_log_middleware
 from services.http.routes import Route
 from services.keys import OPENAPI, ROUTE_SPECS, RUNTIME
+from services.relay import running_relay
+from services.scheduler import running_scheduler
+from services.script_worker import running_script_worker
 
-ROUTES: list[Route] = [*system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES, *instance_feed.ROUTES,
-                      *concord.ROUTES, *dspace.ROUTES]
+ROUTES: list[Route] = [
+    *system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES,
+    *instance_feed.ROUTES, *concord.ROUTES, *dspace.ROUTES,
+]
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -38,8 +38,8 @@ def create_app(settings: Settings) -> web.Application:
         app[ROUTE_SPECS][registered] = route
     app[OPENAPI] = build_document(ROUTES, metadata.version("procession"))
     # Concord shares Hackney's two start routes (faces.md): Hackney hands these requests over.
-    app[hackney.UPLOAD_START] = concord.start_upload
-    app[hackney.ENTRY_POINT_START] = concord.start_entry_point
+    app[hackney.UPLOAD_START] = concord_start.start_upload
+    app[hackney.ENTRY_POINT_START] = concord_start.start_entry_point
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         async with runtime(settings) as rt:

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from events.definition import LATEST
+from events.engine import start_step
 from events.errors import Conflict, NotFound
 from events.flow import FlowGraph
 from events.instance import ProcessInstance
@@ -21,6 +22,8 @@ from services.commands import CommandExecutor, Decision
 from services.definitions import DefinitionService, check_if_match
 from services.flow_models import FlowModels
 from services.repository import load
+
+START_EVENT_ATTRIBUTE = "startEvent"  # the attribute keeping a scheduled instance's start event
 
 
 class InstanceService:
@@ -58,7 +61,8 @@ class InstanceService:
     ) -> dict[str, Any]:
         """Create an instance of a definition version (latest, number or tag), and start it if asked.
 
-        With `start_at` the instance is scheduled instead; the scheduler starts it then.
+        With `start_at` the instance is scheduled instead; the scheduler starts it then, at
+        `start_event`, which is kept in the attributes (`startEvent`) until that start.
         """
 
         async def decide() -> Decision:
@@ -67,6 +71,8 @@ class InstanceService:
             if version.configuration.get("enabled") is False:
                 raise Conflict(f"process {key!r} is disabled")
             extra = dict(attributes or {})
+            if start_at is not None and start_event is not None:
+                extra[START_EVENT_ATTRIBUTE] = start_event
             workflow = version.configuration.get("workflow")
             if isinstance(workflow, str) and not is_xml(workflow):
                 # A `#key` reference: pin the referenced definition's current version now.
@@ -78,6 +84,8 @@ class InstanceService:
                 form_data=form_data or {}, documents=documents or [], assignment=assignment or {}, attributes=extra,
             )
             if start_at is not None:
+                if start_event is not None:  # refuse a wrong start event now, not when the scheduler acts
+                    start_step(await self.graph_of(instance), start_event, instance.facts())
                 instance.schedule(start_at, who.user)
             elif start:
                 instance.start(await self.graph_of(instance), start_event, who.user)
@@ -86,8 +94,12 @@ class InstanceService:
         return await self.executor.run(who, idem, decide)
 
     async def start(self, who: Principal, instance_id: str, start_event: str | None, if_match: int | None, idem: str | None) -> dict[str, Any]:
-        """Start a created instance's flow."""
-        return await self._change(who, instance_id, if_match, idem, lambda i, g: i.start(g, start_event, who.user))
+        """Start a created instance's flow (a scheduled one at the start event it was created with, if none is given)."""
+
+        def command(instance: ProcessInstance, graph: FlowGraph) -> None:
+            instance.start(graph, start_event or instance.attributes.get(START_EVENT_ATTRIBUTE), who.user)
+
+        return await self._change(who, instance_id, if_match, idem, command)
 
     async def next(
         self, who: Principal, instance_id: str, target: str | None, action: str | None, if_match: int | None, idem: str | None

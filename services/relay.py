@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from infra.aio import wait_event
+from infra.aio import background, wait_event
 from infra.event_store import EventStore, RecordedEvent
 from infra.kafka_broker import EmbeddedBroker
 from infra.leases import Lease
@@ -157,12 +157,9 @@ async def running_relay(store: EventStore, settings: Settings) -> AsyncIterator[
         log.info("embedded Kafka broker on %s", bootstrap)
     relay = KafkaRelay(store, bootstrap=bootstrap, prefix=settings.kafka_topic_prefix,
                        source=settings.kafka_source, idempotent=idempotent)
-    task = asyncio.create_task(relay.run(), name="kafka-relay")
     try:
-        yield relay
+        async with background(relay.run(), "kafka-relay"):
+            yield relay
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         if broker is not None:
             await broker.stop()

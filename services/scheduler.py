@@ -23,7 +23,7 @@ from typing import Any
 
 from events.cron import CronError, parse_cron
 from events.errors import DomainError
-from infra.aio import wait_event
+from infra.aio import background, wait_event
 from infra.leases import Lease
 from infra.tokens import Principal
 
@@ -136,10 +136,5 @@ async def running_scheduler(runtime: Any) -> AsyncIterator[Scheduler]:
     """Run the scheduler in the background while the block runs."""
     settings = runtime.settings
     scheduler = Scheduler(runtime, poll_seconds=settings.scheduler_poll_seconds, lease_seconds=settings.script_lease_seconds)
-    task = asyncio.create_task(scheduler.run(), name="scheduler")
-    try:
+    async with background(scheduler.run(), "scheduler"):
         yield scheduler
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -4,12 +4,12 @@ A registered script started ad hoc runs as an instance of a system definition `s
 (created on first use, one version per script), so every face sees it like any other
 instance. Arguments are checked against the script's parameters before anything is stored
 (422 naming each bad one); input files go to the blob store and are named in the instance's
-attributes (`inputFiles`), from where the runner copies them into the working directory.
+attributes (`inputFiles`), from where the runner copies them into the working directory (a
+name may be a relative path: `docs/a.txt` lands in `docs/`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
@@ -20,15 +20,14 @@ import asyncpg
 from events.definition import LATEST
 from events.errors import InvalidInput, NotFound
 from events.instance import ProcessInstance
-from events.instance_state import InstanceStatus
-from infra.aio import wait_event
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.tokens import Principal
 from services.definitions import DefinitionService
+from services.instance_waits import settled, wait_for
 from services.instances import InstanceService
 from services.run_claims import RunClaims
-from services.script_registry import ScriptDescriptor, ScriptRegistry, check_arguments, is_plain_file_name
+from services.script_registry import ScriptDescriptor, ScriptRegistry, check_arguments, is_file_path
 from services.script_runner import LocalRuns
 
 SYSTEM = Principal("system", "admin")
@@ -54,9 +53,12 @@ class ScriptProcessService:
     async def start(
         self, who: Principal, *, script: str | None = None, definition: str | None = None, selector: str | None = None,
         arguments: dict[str, Any] | None = None, files: dict[str, bytes] | None = None, start_at: datetime | None = None,
-        idem: str | None = None, attributes: dict[str, Any] | None = None,
+        start_event: str | None = None, idem: str | None = None, attributes: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Start (or schedule, when `start_at` is in the future) a script or a definition; `{id, status, etag}`."""
+        """Start (or schedule, when `start_at` is in the future) a script or a definition; `{id, status, etag}`.
+
+        `start_event` names the flow's start event, where the model has several (None: its only one).
+        """
         if (script is None) == (definition is None):
             raise InvalidInput("name exactly one of a script or a definition", ["script/definition: exactly one is required"])
         files = files or {}
@@ -81,14 +83,16 @@ class ScriptProcessService:
         later = start_at if start_at is not None and start_at > datetime.now(UTC) else None
         if script is not None:
             await self._ensure_definition(descriptor)  # type: ignore[arg-type]
+        create: dict[str, Any] = {"parameters": parameters, "attributes": extra, "start_at": later,
+                                  "start_event": start_event, "idem": idem}
         try:
-            return await self.instances.create(who, key, selector, parameters=parameters, attributes=extra, start_at=later, idem=idem)
+            return await self.instances.create(who, key, selector, **create)
         except NotFound:
             if script is None or descriptor.name not in self._ensured:  # type: ignore[union-attr]
                 raise
             self._ensured.discard(descriptor.name)  # type: ignore[union-attr]  # someone deleted it: make it again
             await self._ensure_definition(descriptor)  # type: ignore[arg-type]
-            return await self.instances.create(who, key, selector, parameters=parameters, attributes=extra, start_at=later, idem=idem)
+            return await self.instances.create(who, key, selector, **create)
 
     async def stop(self, who: Principal, instance_id: str) -> dict[str, Any]:
         """Stop a process (idempotent): a running script is killed; the instance ends stopped."""
@@ -107,16 +111,8 @@ class ScriptProcessService:
 
     async def wait(self, instance_id: str, timeout: float) -> ProcessInstance:
         """The instance once it is over or waits on a person, or as it is when `timeout` passes."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        uid = UUID(str((await self.instances.get(instance_id)).id))
-        while True:
-            signal = self.store.append_signal()  # taken before reading, so no append slips between
-            status = await self.pool.fetchval("SELECT status FROM instance_view WHERE instance_id = $1", uid)
-            remaining = deadline - loop.time()
-            if status is None or _settled(status) or remaining <= 0:
-                return await self.instances.get(instance_id)
-            await wait_event(signal, min(remaining, 1.0))
+        instance, _ = await wait_for(self.store, self.instances, instance_id, settled, timeout)
+        return instance
 
     async def _definition_script(self, key: str, selector: str | None) -> tuple[ScriptDescriptor | None, dict[str, Any]]:
         definition, _ = await self.definitions.get(key)
@@ -134,12 +130,10 @@ class ScriptProcessService:
         self._ensured.add(script.name)
 
     def _check_files(self, files: dict[str, bytes]) -> None:
-        problems = [f"file {name[:80]!r}: must be a plain file name" for name in files if not is_plain_file_name(name)]
+        problems = [f"file {name[:80]!r}: must be a relative file path (no '..', no leading '/')"
+                    for name in files if not is_file_path(name)]
         if len(files) > self.max_files:
             problems.append(f"file: at most {self.max_files} files")
         if problems:
             raise InvalidInput("invalid input files", problems)
 
-
-def _settled(status: str) -> bool:
-    return status in (InstanceStatus.WAITING.value, *(s.value for s in InstanceStatus if s.finished))

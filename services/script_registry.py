@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from events.errors import InvalidInput, NotFound
+from infra.archives import UnsafeArchive, check_name
 
 TYPES = ("string", "integer", "boolean", "date", "file", "output")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -138,17 +139,26 @@ def _convert(p: ScriptParameter, value: Any, files: set[str]) -> Any:
             raise ValueError(f"must be an ISO-8601 date, got {text[:40]!r}") from None
     elif p.type == "file" and text not in files:
         raise ValueError(f"names no uploaded file ({text[:80]!r})")
-    elif p.type == "output" and not is_plain_file_name(text):
+    elif p.type == "output" and ("/" in text or not is_file_path(text)):
         raise ValueError(f"must be a plain file name, got {text[:80]!r}")
     return text
 
 
-def is_plain_file_name(name: str) -> bool:
-    """A file name without directories, '..' or control characters."""
-    return (
-        0 < len(name) <= 255 and name not in (".", "..") and "/" not in name and "\\" not in name
-        and name.isprintable()
-    )
+def is_file_path(name: str) -> bool:
+    """A relative path naming a file (`a.txt`, `docs/a.txt`) that a working directory can hold.
+
+    Path safety is decided by the archive rule (`infra.archives.check_name`: no `..`, `.` or
+    empty segment, no leading '/', backslash, drive letter or control character), so archive
+    entries and uploaded files pass or fail alike. Besides: a file, not a directory (no
+    trailing '/'), of at most 255 printable characters.
+    """
+    if not 0 < len(name) <= 255 or not name.isprintable() or name.endswith("/"):
+        return False
+    try:
+        check_name(name)
+    except UnsafeArchive:
+        return False
+    return True
 
 
 class ScriptRegistry:

@@ -1,6 +1,7 @@
 """The TaskRunner that runs registered scripts as subprocesses.
 
-Each run gets a fresh working directory under the data dir holding its input files, an
+Each run gets a fresh working directory under the data dir holding its input files (a name
+like `docs/a.txt` lands in `docs/`, never outside the directory nor in `output/`), an
 `output/` directory (OUTPUT_DIR) whose files become the instance's output files, and an
 environment of PATH and LANG only. Arguments are separate argv entries: no shell ever sees
 them. Limits: wall time (killed, failed "timed out"), address space (RLIMIT_AS) and output
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from events.errors import DomainError, InvalidInput
+from infra.archives import UnsafeArchive, path_under
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from services.instance_journal import InstanceJournal
@@ -33,6 +35,7 @@ from services.task_runner import TaskFailed
 
 log = logging.getLogger(__name__)
 _READ_DRAIN_SECONDS = 10.0  # a grandchild holding a pipe open must not hold the run forever
+OUTPUT = "output"  # the working directory's folder whose files become output files
 
 
 class TaskStopped(TaskFailed):
@@ -85,11 +88,10 @@ class ScriptRunner:
         except DomainError as e:
             raise TaskFailed(e.detail) from None
         workdir = self.work_root / f"{instance_id}-{element_id}-{uuid.uuid4().hex[:8]}"
-        output_dir = workdir / "output"
+        output_dir = workdir / OUTPUT
         await asyncio.get_running_loop().run_in_executor(None, lambda: output_dir.mkdir(parents=True))
         try:
-            for name, info in inputs.items():
-                await self.blobs.copy_to(info["sha256"], workdir / name)
+            await self._lay_out(workdir, inputs)
             journal = InstanceJournal(self.store, uuid.UUID(instance_id))
             code, why = await self._execute(script, values, workdir, output_dir, journal, control)
             files = await self._attach_outputs(journal, output_dir)
@@ -102,6 +104,18 @@ class ScriptRunner:
         if code != 0:
             raise TaskFailed(f"{task} exited with status {code}")
         return {"exitCode": 0, "files": files}
+
+    async def _lay_out(self, workdir: Path, inputs: dict[str, dict[str, Any]]) -> None:
+        """Copy the input files into the working directory; TaskFailed for one with no safe place there."""
+        loop = asyncio.get_running_loop()
+        for name, info in inputs.items():
+            if name.split("/")[0] == OUTPUT:  # it would pass for an output file
+                raise TaskFailed(f"the input file {name[:80]!r} would land in the script's {OUTPUT}/ directory")
+            try:
+                target = await loop.run_in_executor(None, lambda n=name: path_under(workdir.resolve(), n, make_parents=True))
+                await self.blobs.copy_to(info["sha256"], target)
+            except (UnsafeArchive, OSError) as e:  # OSError: a file and a directory of one name, say
+                raise TaskFailed(f"the input file {name[:80]!r} cannot be laid out: {e}") from None
 
     async def _execute(self, script: ScriptDescriptor, values: dict[str, Any], workdir: Path, output_dir: Path,
                        journal: InstanceJournal, control: RunControl) -> tuple[int | None, str | None]:

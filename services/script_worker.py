@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from events.errors import DomainError
-from infra.aio import wait_event
+from infra.aio import background, wait_event
 from infra.tokens import Principal
 from services.run_claims import Claim, RunClaims
 from services.script_runner import LocalRuns, RunControl, ScriptRunner, TaskStopped
@@ -51,18 +51,17 @@ class ScriptWorker:
 
     async def run(self) -> None:
         """Claim and run until cancelled; then stop every local run and report it."""
-        heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            while True:
-                self._wake.clear()
-                try:
-                    await self.runtime.projections.wait_for(self._seen, 2.0)
-                    await self.step()
-                except Exception:  # noqa: BLE001 - the worker must outlive a failed step
-                    log.exception("script worker step failed")
-                await wait_event(self._wake, POLL_SECONDS)
+            async with background(self._heartbeat(), "script-heartbeat"):
+                while True:
+                    self._wake.clear()
+                    try:
+                        await self.runtime.projections.wait_for(self._seen, 2.0)
+                        await self.step()
+                    except Exception:  # noqa: BLE001 - the worker must outlive a failed step
+                        log.exception("script worker step failed")
+                    await wait_event(self._wake, POLL_SECONDS)
         finally:
-            heartbeat.cancel()
             await self.shutdown()
 
     async def step(self) -> None:
@@ -140,10 +139,5 @@ async def running_script_worker(runtime: Any) -> AsyncIterator[ScriptWorker]:
     settings = runtime.settings
     worker = ScriptWorker(runtime, runtime.script_runner, runtime.local_runs,
                           concurrency=settings.script_concurrency, lease_seconds=settings.script_lease_seconds)
-    task = asyncio.create_task(worker.run(), name="script-worker")
-    try:
+    async with background(worker.run(), "script-worker"):
         yield worker
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -1,4 +1,4 @@
-"""The Concord face's shapes: a process entry in Concord's words, and the portal's HTML page."""
+"""The Concord face's shapes: its paths, a process entry in Concord's words, and the portal's HTML page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus as S
 
+BASE = "/api/v1/process"
+PORTAL = "/api/service/process_portal"
 _WORDS = {
     S.CREATED: "NEW", S.SCHEDULED: "ENQUEUED", S.RUNNING: "RUNNING", S.WAITING: "SUSPENDED",
     S.COMPLETED: "FINISHED", S.FAILED: "FAILED", S.STOPPED: "CANCELLED",

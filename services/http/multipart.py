@@ -1,17 +1,23 @@
-"""Reading a `multipart/form-data` body with caps, sorted into files, text and JSON parts.
+"""Reading a `multipart/form-data` body with caps; and sorting it into files, text and JSON parts.
 
-How a part is classified (Concord's rules, `MultipartUtils`): an `application/json` part is
-JSON; a part with a filename or any media type other than `text/plain` is a file, named by
-its part name (as Concord does: `-F myFile.txt=@local.txt` is the file `myFile.txt`); every
-other part is text (RFC 7578: a part without a media type is `text/plain`). A repeated text
-name keeps every value, in order. The body is read chunk by chunk and refused with 413 as
-soon as it passes the part count or the byte cap; aiohttp's `client_max_size` does not apply
-to a streamed multipart body, so this is the only cap. Names with `..` or a leading `/` are
-refused (400), and so is any file name that could not be a plain relative path.
+`read_parts` is the one reader: it hands each part with its bytes to the caller, read chunk
+by chunk and refused with 413 as soon as the body passes the part count or the byte cap
+(aiohttp's `client_max_size` does not apply to a streamed multipart body, so this is the only
+cap), and with 400 when the body is not readable multipart; Content-Transfer-Encoding is
+undone. A face with a form of its own (DSpace) sorts the parts itself; `read_form` sorts them
+by Concord's rules.
+
+Concord's rules (`MultipartUtils`): an `application/json` part is JSON; a part with a filename
+or any media type other than `text/plain` is a file, named by its part name (as Concord does:
+`-F myFile.txt=@local.txt` is the file `myFile.txt`); every other part is text (RFC 7578: a
+part without a media type is `text/plain`). A repeated text name keeps every value, in order.
+Names with `..` or a leading `/` are refused (400), and so is any file name that could not be
+a plain relative path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,29 +53,46 @@ def check_part_name(name: str | None, *, kind: str = "part") -> str:
     return name
 
 
-async def read_form(request: web.Request, *, max_parts: int, max_bytes: int) -> MultipartForm:
-    """The parts of a multipart body: 400 if it is not one, 413 past a cap."""
+async def read_parts(
+    request: web.Request, take: Callable[[BodyPartReader, bytes], None], *, max_parts: int, max_bytes: int
+) -> None:
+    """Hand each part of a multipart body with its content to `take`: 400 if it is not one, 413 past a cap."""
     try:
         reader = await request.multipart()
     except (ValueError, AssertionError, KeyError) as e:
         raise ProblemError(400, f"the body is not readable multipart/form-data: {e}") from None
-    form, count, total = MultipartForm(), 0, 0
+    count, total = 0, 0
     while True:
         try:
             part = await reader.next()
         except (ValueError, AssertionError) as e:
             raise ProblemError(400, f"the multipart body is malformed: {e}") from None
         if part is None:
-            return form
+            return
         count += 1
         if count > max_parts:
             raise ProblemError(413, f"the form has more than {max_parts} parts")
         if not isinstance(part, BodyPartReader):
             raise ProblemError(400, "nested multipart bodies are not accepted")
-        name = check_part_name(part.name)
         data = await _read_part(part, max_bytes - total)
         total += len(data)
-        _classify(form, name, part, data)
+        take(part, data)
+
+
+def part_text(part: BodyPartReader, data: bytes) -> str:
+    """A part's content as text in its declared charset (UTF-8 if none); 400 otherwise."""
+    try:
+        return data.decode(part.get_charset(default="utf-8"))
+    except (UnicodeDecodeError, LookupError):
+        raise ProblemError(400, f"part {part.name!r} is not text in its declared charset") from None
+
+
+async def read_form(request: web.Request, *, max_parts: int, max_bytes: int) -> MultipartForm:
+    """The parts of a multipart body sorted by Concord's rules (above)."""
+    form = MultipartForm()
+    await read_parts(request, lambda part, data: _classify(form, check_part_name(part.name), part, data),
+                     max_parts=max_parts, max_bytes=max_bytes)
+    return form
 
 
 async def _read_part(part: BodyPartReader, budget: int) -> bytes:
@@ -100,10 +123,7 @@ def _classify(form: MultipartForm, name: str, part: BodyPartReader, data: bytes)
             raise ProblemError(400, f"the file {name!r} appears more than once")
         form.files[name] = data
     else:
-        try:
-            form.texts.setdefault(name, []).append(data.decode(part.get_charset(default="utf-8")))
-        except (UnicodeDecodeError, LookupError):
-            raise ProblemError(400, f"part {name!r} is not text in its declared charset") from None
+        form.texts.setdefault(name, []).append(part_text(part, data))
 
 
 def _file_name(name: str, filename: str | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from infra.settings import Settings
+from services.scheduler import Scheduler
 from tests.zips import HOSTILE, a_zip
 
 BASE = "/api/v1/process"
@@ -336,6 +338,51 @@ async def test_a_form_with_archive_text_parameters_and_files_starts_with_them(ap
     posted = await api.user("POST", f"{BASE}/{instance_id}/attachment/data.txt", headers={"Range": "bytes=0-7"})
     assert (got.status, await got.read()) == (200, b"attached data")
     assert (posted.status, await posted.read()) == (206, b"attached")
+
+
+async def test_a_form_naming_a_flow_of_a_model_with_two_start_events_starts_there_with_its_files(api):
+    form = aiohttp.FormData()
+    form.add_field("archive", io.BytesIO(a_zip({"flow.bpmn": MODEL, "docs/notes.txt": "from the archive"})),
+                   filename="payload.zip", content_type="application/octet-stream")
+    form.add_field("entryPoint", "main")
+    form.add_field("data.txt", io.BytesIO(b"attached data"), filename="data.txt", content_type="application/octet-stream")
+
+    r = await api.user("POST", BASE, data=form)
+
+    assert r.status == 201, await r.text()
+    instance_id = (await r.json())["instanceId"]
+    instance = await api.runtime.instances.get(instance_id)
+    assert (instance.start_event, instance.current_task) == ("main", "Approve")
+    assert await (await api.user("GET", f"{BASE}/{instance_id}/attachment")).json() == ["data.txt", "docs/notes.txt"]
+
+
+async def test_a_form_naming_a_flow_with_a_start_time_is_scheduled_and_then_starts_at_that_flow(api):
+    later = datetime.now(UTC) + timedelta(hours=1)
+    form = aiohttp.FormData()
+    form.add_field("archive", io.BytesIO(a_zip({"flow.bpmn": MODEL})), filename="payload.zip",
+                   content_type="application/octet-stream")
+    form.add_field("entryPoint", "quick")
+    form.add_field("startAt", later.isoformat())
+
+    r = await api.user("POST", BASE, data=form)
+
+    assert r.status == 201, await r.text()
+    instance_id = (await r.json())["instanceId"]
+    assert (await status_of(api, instance_id))["status"] == "ENQUEUED"
+    assert await Scheduler(api.runtime).start_due(later + timedelta(seconds=1)) == 1
+    instance = await api.runtime.instances.get(instance_id)
+    assert (instance.start_event, (await status_of(api, instance_id))["status"]) == ("quick", "FINISHED")
+
+
+async def test_a_form_naming_no_start_event_of_the_model_is_refused_before_it_is_scheduled(api):
+    form = aiohttp.FormData()
+    form.add_field("archive", io.BytesIO(a_zip({"flow.bpmn": MODEL})), filename="payload.zip",
+                   content_type="application/octet-stream")
+    form.add_field("entryPoint", "nosuch")
+    form.add_field("startAt", (datetime.now(UTC) + timedelta(hours=1)).isoformat())
+
+    await problem(await api.user("POST", BASE, data=form), 409)
+    assert await api.runtime.instance_views.by_target(None, limit=10, offset=0) == []
 
 
 async def test_a_missing_attachment_is_404_and_a_directory_name_is_400(api):

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from infra.tokens import Principal
 
 WORKER = Principal("worker", "admin")
+
+
+@pytest.fixture
+def settings(settings):
+    """No script worker here: these tests play the worker themselves through the port."""
+    return settings.model_copy(update={"run_workers": False})
 
 
 async def a_script_instance(api, key: str = "job") -> str:

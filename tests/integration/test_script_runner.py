@@ -118,6 +118,27 @@ async def test_files_the_script_writes_become_output_files_in_the_blob_store(rt:
     assert path.read_bytes() == b"1 a\n2 b\n" and path.name == info["sha256"]
 
 
+async def test_an_input_file_in_a_subdirectory_reaches_the_script_at_that_path(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="csv-import", arguments={"-f": "docs/a.txt"}, files={"docs/a.txt": b"x,1\n"})
+    assert (await finished(rt, started["id"])).status is InstanceStatus.COMPLETED
+    lines = [x["line"] for x in await rt.output.output_lines(started["id"])]
+    assert lines == ["row 1: x, 1", "done: 1 rows"]
+
+
+@pytest.mark.parametrize("name", ["../a.txt", "/etc/a.txt", "docs/../../a.txt", "docs/", "a\\b.txt", "./a.txt"])
+async def test_an_input_file_path_that_could_escape_is_refused_before_anything_runs(rt: Runtime, name: str) -> None:
+    with pytest.raises(InvalidInput):
+        await rt.scripts.start(BOB, script="csv-import", arguments={"-f": name}, files={name: b"x,1\n"})
+    assert await rt.pool.fetchval("SELECT count(*) FROM instance_view") == 0
+
+
+async def test_an_input_file_under_the_output_directory_fails_the_run_instead_of_passing_for_output(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, script="csv-import", arguments={"-f": "output/a.csv"}, files={"output/a.csv": b"x\n"})
+    instance = await finished(rt, started["id"])
+    assert instance.status is InstanceStatus.FAILED and "output/ directory" in (instance.failure or "")
+    assert await rt.output.output_files(started["id"]) == []
+
+
 @pytest.mark.parametrize("arguments", [{}, {"-m": "x", "--count": "many"}, {"-m": "x", "colour": "red"}])
 async def test_bad_arguments_are_refused_before_anything_runs(rt: Runtime, arguments: dict) -> None:
     with pytest.raises(InvalidInput):
