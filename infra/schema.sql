@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS procession_tokens (
 -- them in the global order, or the command is answered 'conflict' / 'duplicate' alone.
 -- The EXCLUSIVE lock serialises writers, so notification ids are assigned in commit order
 -- and a reader that has seen position N will never later see an event below N appear.
+-- Set-based where it can be: one lookup of every aggregate's current version, one INSERT
+-- of every accepted event; only the checks and the chain walk the batch row by row.
 CREATE OR REPLACE FUNCTION procession_append(
     p_command int[], p_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[],
     p_keys text[], p_results bytea[]
@@ -49,6 +51,7 @@ DECLARE
     n_events int := coalesce(array_length(p_ids, 1), 0);
     c int;
     i int;
+    k int;
     j int := 1;
     start_j int;
     prev bytea;
@@ -58,17 +61,30 @@ DECLARE
     ok boolean;
     last_written bigint := NULL;
     seq regclass := pg_get_serial_sequence('procession_events', 'notification_id')::regclass;
+    known_ids uuid[];          -- every aggregate of the batch ...
+    known_versions bigint[];   -- ... and its version so far (stored, then written by this batch)
+    w_ids uuid[] := '{}';
+    w_versions bigint[] := '{}';
+    w_topics text[] := '{}';
+    w_states bytea[] := '{}';
+    w_positions bigint[] := '{}';
+    w_hashes bytea[] := '{}';
 BEGIN
     LOCK TABLE procession_events IN EXCLUSIVE MODE;
     SELECT e.hash INTO prev FROM procession_events e ORDER BY e.notification_id DESC LIMIT 1;
     prev := coalesce(prev, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+    SELECT array_agg(a.id), array_agg(coalesce(
+               (SELECT e.originator_version FROM procession_events e WHERE e.originator_id = a.id
+                ORDER BY e.originator_version DESC LIMIT 1), 0))
+        INTO known_ids, known_versions
+        FROM (SELECT DISTINCT unnest(p_ids) AS id) a;
     FOR c IN 1..n_commands LOOP
         start_j := j;
         WHILE j <= n_events AND p_command[j] = c LOOP
             j := j + 1;
         END LOOP;
         IF p_keys[c] IS NOT NULL THEN
-            SELECT k.result INTO stored FROM procession_idempotency k WHERE k.key = p_keys[c];
+            SELECT ik.result INTO stored FROM procession_idempotency ik WHERE ik.key = p_keys[c];
             IF FOUND THEN
                 command := c; outcome := 'duplicate'; first_position := NULL;
                 last_position := NULL; result := stored;
@@ -80,10 +96,8 @@ BEGIN
         -- The first event of each aggregate in the command says which version it expects.
         FOR i IN start_j..j - 1 LOOP
             IF i = start_j OR NOT (p_ids[i] = ANY (p_ids[start_j:i - 1])) THEN
-                SELECT e.originator_version INTO current_version FROM procession_events e
-                    WHERE e.originator_id = p_ids[i]
-                    ORDER BY e.originator_version DESC LIMIT 1;
-                IF coalesce(current_version, 0) <> p_versions[i] - 1 THEN
+                current_version := known_versions[array_position(known_ids, p_ids[i])];
+                IF current_version <> p_versions[i] - 1 THEN
                     ok := false;
                     EXIT;
                 END IF;
@@ -100,9 +114,14 @@ BEGIN
             pos := nextval(seq);
             prev := sha256(prev || int8send(pos) || uuid_send(p_ids[i]) || int8send(p_versions[i])
                            || convert_to(p_topics[i], 'UTF8') || p_states[i]);
-            INSERT INTO procession_events
-                (originator_id, originator_version, topic, state, notification_id, hash)
-                VALUES (p_ids[i], p_versions[i], p_topics[i], p_states[i], pos, prev);
+            w_ids := w_ids || p_ids[i];
+            w_versions := w_versions || p_versions[i];
+            w_topics := w_topics || p_topics[i];
+            w_states := w_states || p_states[i];
+            w_positions := w_positions || pos;
+            w_hashes := w_hashes || prev;
+            k := array_position(known_ids, p_ids[i]);
+            known_versions[k] := p_versions[i];
             first_position := coalesce(first_position, pos);
             last_written := pos;
         END LOOP;
@@ -114,6 +133,8 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     IF last_written IS NOT NULL THEN
+        INSERT INTO procession_events (originator_id, originator_version, topic, state, notification_id, hash)
+            SELECT * FROM unnest(w_ids, w_versions, w_topics, w_states, w_positions, w_hashes);
         PERFORM pg_notify('procession_events', last_written::text);
     END IF;
 END;
