@@ -54,28 +54,43 @@ def _has_slots(kind: type) -> bool:
     return any(getattr(base, "__slots__", ()) for base in kind.__mro__)
 
 
+class Gap(Exception):
+    """The cached state and the events given do not join up (the entry was evicted meanwhile)."""
+
+
 class AggregateCache:
-    """A bounded LRU of aggregate states by id."""
+    """A bounded LRU of aggregate states by id, advanced by the events recorded after them."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._entries: OrderedDict[uuid.UUID, Any] = OrderedDict()
 
-    def get(self, aggregate_id: uuid.UUID) -> Any | None:
-        """A fresh copy of the cached aggregate, or None."""
+    def version_of(self, aggregate_id: uuid.UUID) -> int:
+        """The version of the cached state (0 when there is none): read the events after it."""
         entry = self._entries.get(aggregate_id)
+        return entry.version if entry is not None else 0
+
+    def advance(self, aggregate_id: uuid.UUID, events: list[Any]) -> Any | None:
+        """Apply newly read events to the cached state; a copy to decide on (None if no events ever).
+
+        Events the state already holds are skipped (another load may have applied them
+        since these were read); Gap if the events do not follow on from the state.
+        """
+        entry = self._entries.get(aggregate_id)
+        for event in events:
+            if entry is not None and event.originator_version <= entry.version:
+                continue
+            if (entry.version if entry is not None else 0) + 1 != event.originator_version:
+                raise Gap(aggregate_id)
+            entry = event.mutate(entry)
         if entry is None:
             return None
+        self._entries[aggregate_id] = entry
         self._entries.move_to_end(aggregate_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
         return clone(entry)
 
     def peek(self, aggregate_id: uuid.UUID) -> Any | None:
         """The cached aggregate itself, to read from only (never to decide on)."""
         return self._entries.get(aggregate_id)
-
-    def put(self, aggregate: Any) -> None:
-        """Remember (a copy of) an aggregate exactly as folded from stored events."""
-        self._entries[aggregate.id] = clone(aggregate)
-        self._entries.move_to_end(aggregate.id)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)

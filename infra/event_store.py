@@ -76,6 +76,7 @@ class EventStore:
         self._listener: asyncpg.Connection | None = None
         self._followers: list[Callable[[int], None]] = []
         self._signal = asyncio.Event()
+        self._announced = 0
         self.aggregates = AggregateCache()
 
     async def start(self) -> None:
@@ -179,13 +180,17 @@ class EventStore:
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._announce(int(payload))
+        position = int(payload)
+        # Our own appends were announced already when they committed; only news counts.
+        if position > self._announced:
+            self._announce(position)
 
     def append_signal(self) -> asyncio.Event:
         """An event set at the next append. Take it *before* reading, then wait on it."""
         return self._signal
 
     def _announce(self, position: int) -> None:
+        self._announced = max(self._announced, position)
         signal, self._signal = self._signal, asyncio.Event()
         signal.set()
         for callback in self._followers:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import asyncpg
 
@@ -60,13 +60,18 @@ class ProjectionRunner:
                 await task
         self._tasks.clear()
 
-    async def wait_for(self, position: int | None, timeout: float) -> bool:
-        """Wait until every projection has passed `position`; False on timeout."""
+    async def wait_for(self, position: int | None, timeout: float, topics: Collection[str] | None = None) -> bool:
+        """Wait until the projections have passed `position`; False on timeout.
+
+        With `topics` (of the events just appended), only the projections that read one of
+        them are waited for: the others' rows cannot change because of those events.
+        """
         if position is None:
             return True
+        names = [n for n, p in self.projections.items() if topics is None or not p.topics.isdisjoint(topics)]
 
         def caught_up() -> bool:
-            return all(self.positions.get(name, 0) >= position for name in self.projections)
+            return all(self.positions.get(name, 0) >= position for name in names)
 
         async with self._progress:
             with contextlib.suppress(TimeoutError):
@@ -91,13 +96,7 @@ class ProjectionRunner:
                 " FROM procession_events WHERE notification_id > $1 ORDER BY notification_id LIMIT $2",
                 position, self.batch,
             )
-            for row in rows:
-                if row["topic"] not in projection.topics:
-                    continue
-                event = self.store.decode(row[1], row[2], row[3], row[4])
-                handler = projection.handler_for(event)
-                if handler is not None:
-                    await handler(conn, event, row["notification_id"])
+            await self._apply(conn, projection, rows)
             if rows:
                 position = rows[-1]["notification_id"]
                 await conn.execute(
@@ -105,6 +104,30 @@ class ProjectionRunner:
                 )
         await self._advanced(projection.name, position)
         return len(rows)
+
+    async def _apply(self, conn: asyncpg.Connection, projection: Projection, rows: list) -> None:
+        """Hand each relevant event to its handler; runs of one type to its batch handler, if any."""
+        run: list[tuple[object, int]] = []
+        for row in rows:
+            if row["topic"] not in projection.topics:
+                continue
+            event = self.store.decode(row[1], row[2], row[3], row[4])
+            if run and type(run[0][0]) is not type(event):
+                await self._flush(conn, projection, run)
+            run.append((event, row["notification_id"]))
+        await self._flush(conn, projection, run)
+
+    @staticmethod
+    async def _flush(conn: asyncpg.Connection, projection: Projection, run: list[tuple[object, int]]) -> None:
+        if not run:
+            return
+        kind = type(run[0][0])
+        if (batch := projection.batch_handlers.get(kind)) is not None:
+            await batch(conn, list(run))
+        elif (handler := projection.handlers.get(kind)) is not None:
+            for event, position in run:
+                await handler(conn, event, position)
+        run.clear()
 
     async def _skip_irrelevant(self, projection: Projection) -> int | None:
         """Move past a batch that holds none of the projection's events without a transaction.
@@ -154,6 +177,8 @@ class ProjectionRunner:
                 progress(count)
 
     async def _advanced(self, name: str, position: int) -> None:
+        if self.positions.get(name) == position:
+            return  # nothing new for waiters
         self.positions[name] = position
         async with self._progress:
             self._progress.notify_all()

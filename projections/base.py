@@ -11,6 +11,9 @@ from eventsourcing.utils import get_topic
 Handler = Callable[[Any, Any, int], Awaitable[None]]
 """`handler(connection, domain_event, position)`: writes the view rows for one event."""
 
+BatchHandler = Callable[[Any, list[tuple[Any, int]]], Awaitable[None]]
+"""`handler(connection, [(domain_event, position), ...])`: the same for a run of one event type."""
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -20,10 +23,14 @@ class Projection:
     schema: str
     tables: tuple[str, ...]
     handlers: Mapping[type, Handler]
+    # Optional: for event types that come in runs (a version per POST), one handler for the
+    # whole run, so its rows go in with `executemany` (one round trip) instead of one by one.
+    batch_handlers: Mapping[type, BatchHandler] = field(default_factory=dict)
     topics: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "topics", frozenset(get_topic(cls) for cls in self.handlers))
+        classes = [*self.handlers, *self.batch_handlers]
+        object.__setattr__(self, "topics", frozenset(get_topic(cls) for cls in classes))
 
     def handler_for(self, event: Any) -> Handler | None:
         """The handler of this event's class, if the projection reads it."""

@@ -67,17 +67,18 @@ async def registered(conn: Any, event: D.Registered, _position: int) -> None:
     )
 
 
-async def version_created(conn: Any, event: D.VersionCreated, _position: int) -> None:
-    await conn.execute(
+async def versions_created(conn: Any, run: list[tuple[D.VersionCreated, int]]) -> None:
+    events = [event for event, _position in run]
+    await conn.executemany(
         "INSERT INTO definition_version_view VALUES ($1, $2, $3, $4, $5, $6)",
-        event.originator_id, event.version, object_id(event.originator_id, event.version),
-        event.configuration, event.timestamp, event.user,
+        [(e.originator_id, e.version, object_id(e.originator_id, e.version), e.configuration, e.timestamp, e.user)
+         for e in events],
     )
-    # Version numbers only grow, so a new version is the current one.
-    await conn.execute(
+    # Version numbers only grow, so a new version is the current one (rows apply in order).
+    await conn.executemany(
         "UPDATE definition_view SET current_version = $2, configuration = $3, aggregate_version = $4,"
         " updated_at = $5, updated_by = $6 WHERE definition_id = $1",
-        event.originator_id, event.version, event.configuration, event.originator_version, event.timestamp, event.user,
+        [(e.originator_id, e.version, e.configuration, e.originator_version, e.timestamp, e.user) for e in events],
     )
 
 
@@ -120,11 +121,11 @@ PROJECTION = Projection(
     tables=("definition_view", "definition_version_view", "definition_tag_view"),
     handlers={
         D.Registered: registered,
-        D.VersionCreated: version_created,
         D.Tagged: tagged,
         D.TagRemoved: tag_removed,
         D.Renamed: renamed,
         D.VersionRemoved: version_removed,
         D.Deleted: deleted,
     },
+    batch_handlers={D.VersionCreated: versions_created},
 )

@@ -14,6 +14,7 @@ from typing import Any
 import hashlib
 
 import orjson
+from eventsourcing.utils import get_topic
 
 from events.errors import InvalidInput
 from infra.event_store import EventStore, VersionConflict
@@ -79,7 +80,8 @@ class CommandExecutor:
                 continue
             if appended.duplicate_of is not None:
                 return orjson.loads(appended.duplicate_of)
-            await self.projections.wait_for(appended.last_position, self.consistency_timeout)
+            topics = {get_topic(type(e)) for e in events}
+            await self.projections.wait_for(appended.last_position, self.consistency_timeout, topics)
             return decision.result
         raise AssertionError("unreachable")  # the loop returns or raises
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from infra.aggregate_cache import Gap
 from infra.event_store import EventStore
 
 A = TypeVar("A")
@@ -20,23 +21,23 @@ async def load(
     """
     if to_version is not None or until is not None:
         return _fold(None, await store.load(aggregate_id, to_version=to_version, until=until))
-    cached = store.aggregates.get(aggregate_id)
-    newer = await store.load(aggregate_id, after_version=cached.version if cached is not None else 0)
-    aggregate = _fold(cached, newer)
-    if aggregate is not None and newer:
-        store.aggregates.put(aggregate)
-    return aggregate
+    cache = store.aggregates
+    try:
+        return cache.advance(aggregate_id, await store.load(aggregate_id, after_version=cache.version_of(aggregate_id)))
+    except Gap:
+        return cache.advance(aggregate_id, await store.load(aggregate_id))
 
 
 async def load_many(store: EventStore, aggregate_ids: list[UUID]) -> dict[UUID, Any | None]:
     """Several current aggregates at once (one round trip), each from the cache when it can."""
-    cached = {i: store.aggregates.get(i) for i in aggregate_ids}
-    newer = await store.load_many({i: (a.version if a is not None else 0) for i, a in cached.items()})
+    cache = store.aggregates
+    newer = await store.load_many({i: cache.version_of(i) for i in aggregate_ids})
     loaded = {}
     for i in aggregate_ids:
-        loaded[i] = _fold(cached[i], newer[i])
-        if loaded[i] is not None and newer[i]:
-            store.aggregates.put(loaded[i])
+        try:
+            loaded[i] = cache.advance(i, newer[i])
+        except Gap:
+            loaded[i] = await load(store, i)
     return loaded
 
 
