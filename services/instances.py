@@ -91,7 +91,9 @@ class InstanceService:
                 instance.start(await self.graph_of(instance), start_event, who.user)
             return Decision([instance], self._answer(instance))
 
-        return await self.executor.run(who, idem, decide)
+        request = ("create", key, selector, owner, target_id, parameters, form_data, documents, assignment,
+                   attributes, start, start_event, start_at)
+        return await self.executor.run(who, idem, decide, request=request)
 
     async def start(self, who: Principal, instance_id: str, start_event: str | None, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Start a created instance's flow (a scheduled one at the start event it was created with, if none is given)."""
@@ -99,13 +101,14 @@ class InstanceService:
         def command(instance: ProcessInstance, graph: FlowGraph) -> None:
             instance.start(graph, start_event or instance.attributes.get(START_EVENT_ATTRIBUTE), who.user)
 
-        return await self._change(who, instance_id, if_match, idem, command)
+        return await self._change(who, instance_id, if_match, idem, command, ("start", start_event))
 
     async def next(
         self, who: Principal, instance_id: str, target: str | None, action: str | None, if_match: int | None, idem: str | None
     ) -> dict[str, Any]:
         """Leave the current task for `target` or the only reachable element."""
-        return await self._change(who, instance_id, if_match, idem, lambda i, g: i.next(g, target, action, who.user))
+        return await self._change(who, instance_id, if_match, idem, lambda i, g: i.next(g, target, action, who.user),
+                                  ("next", target, action))
 
     async def update(
         self, who: Principal, instance_id: str, *, trigger: str | None = None, form_data: dict[str, Any] | None = None,
@@ -125,31 +128,35 @@ class InstanceService:
             if assignment is not None:
                 instance.assign(assignment, who.user)
 
-        return await self._change(who, instance_id, if_match, idem, command)
+        request = ("update", trigger, form_data, documents, assignment)
+        return await self._change(who, instance_id, if_match, idem, command, request)
 
     async def complete_process(self, who: Principal, instance_id: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
         """Move task by task towards an end; `problems` says where and why it stopped."""
-        return await self._change(who, instance_id, if_match, idem, lambda i, g: {"problems": i.complete_process(g, who.user)})
+        return await self._change(who, instance_id, if_match, idem, lambda i, g: {"problems": i.complete_process(g, who.user)},
+                                  ("completeProcess",))
 
     async def complete_task(self, who: Principal, instance_id: str, element_id: str, result: dict[str, Any], idem: str | None = None) -> dict[str, Any]:
         """A worker finished an automated task: the flow moves on."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.complete_automated(g, element_id, result, who.user))
+        return await self._change(who, instance_id, None, idem, lambda i, g: i.complete_automated(g, element_id, result, who.user),
+                                  ("completeTask", element_id, result))
 
     async def fail_task(self, who: Principal, instance_id: str, element_id: str, error: str, idem: str | None = None) -> dict[str, Any]:
         """A worker could not finish an automated task: the instance fails."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.fail_automated(element_id, error))
+        return await self._change(who, instance_id, None, idem, lambda i, g: i.fail_automated(element_id, error),
+                                  ("failTask", element_id, error))
 
     async def stop(self, who: Principal, instance_id: str, reason: str | None, idem: str | None = None) -> dict[str, Any]:
         """Stop the instance (idempotent once it is over)."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.stop(who.user, reason))
+        return await self._change(who, instance_id, None, idem, lambda i, g: i.stop(who.user, reason), ("stop", reason))
 
     async def delete(self, who: Principal, instance_id: str, reason: str | None, idem: str | None = None) -> dict[str, Any]:
         """Tombstone the instance."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.delete(who.user, reason))
+        return await self._change(who, instance_id, None, idem, lambda i, g: i.delete(who.user, reason), ("delete", reason))
 
     async def _change(
         self, who: Principal, instance_id: str, if_match: int | None, idem: str | None,
-        command: Callable[[ProcessInstance, FlowGraph], Any],
+        command: Callable[[ProcessInstance, FlowGraph], Any], request: tuple[Any, ...],
     ) -> dict[str, Any]:
         async def decide() -> Decision:
             instance = await self.get(instance_id)
@@ -160,7 +167,7 @@ class InstanceService:
                 answer.update(outcome)
             return Decision([instance], answer)
 
-        return await self.executor.run(who, idem, decide)
+        return await self.executor.run(who, idem, decide, request=(*request, instance_id, if_match))
 
     @staticmethod
     def _answer(instance: ProcessInstance) -> dict[str, Any]:

@@ -183,3 +183,15 @@ async def test_an_idempotent_retry_of_a_start_returns_the_same_process(api):
     assert (await r1.json())["id"] == (await r2.json())["id"]
     listed = await (await api.user("GET", BASE)).json()
     assert len(listed["results"]) == 1
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_refused_and_changes_nothing(api):
+    headers = {"Idempotency-Key": "start-2"}
+    first = await api.user("POST", f"{BASE}/{EXAMPLE}", json={"formData": FORM}, headers=headers)
+    other = await api.user("POST", f"{BASE}/{EXAMPLE}", json={"formData": {"other": "data"}}, headers=headers)
+
+    assert first.status == 201
+    assert other.status == 422
+    assert other.content_type == "application/problem+json"
+    listed = await (await api.user("GET", BASE)).json()
+    assert len(listed["results"]) == 1
