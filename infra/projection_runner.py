@@ -85,12 +85,7 @@ class ProjectionRunner:
         if skipped is not None:
             return skipped
         async with self.pool.acquire() as conn, conn.transaction():
-            # Creates the row on first use and locks it for this step, in one round trip.
-            position = await conn.fetchval(
-                "INSERT INTO procession_tracking AS t (name, position) VALUES ($1, 0)"
-                " ON CONFLICT (name) DO UPDATE SET position = t.position RETURNING t.position",
-                projection.name,
-            )
+            position = await _lock_position(conn, projection.name)
             rows = await conn.fetch(
                 "SELECT notification_id, originator_id, originator_version, topic, state"
                 " FROM procession_events WHERE notification_id > $1 ORDER BY notification_id LIMIT $2",
@@ -160,11 +155,7 @@ class ProjectionRunner:
     async def reset(self, projection: Projection) -> None:
         """Empty a projection's tables and move it back to position 0, atomically."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO procession_tracking (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
-                projection.name,
-            )
-            await conn.execute("SELECT 1 FROM procession_tracking WHERE name = $1 FOR UPDATE", projection.name)
+            await _lock_position(conn, projection.name)
             await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
             await conn.execute("UPDATE procession_tracking SET position = 0 WHERE name = $1", projection.name)
         self.positions[projection.name] = 0
@@ -202,3 +193,12 @@ class ProjectionRunner:
                 continue
             if count < self.batch:
                 await wait_event(wake, POLL_SECONDS)
+
+
+async def _lock_position(conn: asyncpg.Connection, name: str) -> int:
+    """A projection's position, its row created on first use and locked for the transaction."""
+    return await conn.fetchval(
+        "INSERT INTO procession_tracking AS t (name, position) VALUES ($1, 0)"
+        " ON CONFLICT (name) DO UPDATE SET position = t.position RETURNING t.position",
+        name,
+    )

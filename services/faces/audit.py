@@ -37,6 +37,11 @@ def _ndjson(events: list[RecordedEvent]) -> web.Response:
     return web.Response(body=body, content_type=NDJSON)
 
 
+def _item(ident: int, event: RecordedEvent) -> sse.Item:
+    line = to_line(event)
+    return ident, line["type"], orjson.dumps(line)
+
+
 def _aggregate(request: web.Request):
     try:
         return aggregate_id(request.match_info["aggregate_id"])
@@ -54,7 +59,7 @@ async def events_stream(request: web.Request) -> web.StreamResponse:
     store = request.app[RUNTIME].store
 
     async def fetch(after: int) -> list[sse.Item]:
-        return [(e.position, to_line(e)["type"], orjson.dumps(to_line(e))) for e in await store.read_after(after)]
+        return [_item(e.position, e) for e in await store.read_after(after)]
 
     return await sse.stream(request, store, sse.resume_point(request), fetch)
 
@@ -70,7 +75,7 @@ async def aggregate_stream(request: web.Request) -> web.StreamResponse:
 
     async def fetch(after: int) -> list[sse.Item]:
         events = await store.read_stream(ident, after)
-        return [(e.originator_version, to_line(e)["type"], orjson.dumps(to_line(e))) for e in events]
+        return [_item(e.originator_version, e) for e in events]
 
     return await sse.stream(request, store, sse.resume_point(request), fetch)
 

@@ -38,7 +38,7 @@ def _after(raw: str | None, name: str) -> int:
 async def _events_after(request: web.Request, after: int) -> list[dict[str, Any]]:
     runtime = request.app[RUNTIME]
     instance = await runtime.instances.get(request.match_info["id"])
-    return [_entry(e) for e in await runtime.store.load(instance.id) if e.originator_version > after]
+    return [_entry(runtime.store.to_domain_event(e)) for e in await runtime.store.read_stream(instance.id, after, 10_000)]
 
 
 async def list_events(request: web.Request) -> web.Response:

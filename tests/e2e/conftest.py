@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,21 @@ class Api:
     @property
     def runtime(self):
         return self.client.app[RUNTIME]
+
+    async def event_count(self) -> int:
+        """How many events the store holds (refused requests must not change it)."""
+        return await self.runtime.pool.fetchval("SELECT count(*) FROM procession_events")
+
+    async def raw(self, request: bytes) -> bytes:
+        """Send bytes an HTTP client library would refuse to send, and read the answer."""
+        reader, writer = await asyncio.open_connection(self.client.server.host, self.client.server.port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            return await reader.read()
+        finally:
+            writer.close()
+            await writer.wait_closed()
 
 
 @pytest.fixture

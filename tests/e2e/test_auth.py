@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -19,20 +18,6 @@ async def problem(response, status: int) -> dict:
     return body
 
 
-async def event_count(api) -> int:
-    return await api.runtime.pool.fetchval("SELECT count(*) FROM procession_events")
-
-
-async def raw_request(api, request: bytes) -> bytes:
-    """Send bytes an HTTP client library would refuse to send, and read the answer."""
-    reader, writer = await asyncio.open_connection(api.client.server.host, api.client.server.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 async def test_a_request_without_a_token_is_a_401_problem_with_a_challenge(api):
@@ -46,7 +31,7 @@ async def test_a_write_without_a_token_is_refused_and_stores_nothing(api):
     r = await api.call("POST", BASE, token=None, json={"_id": "P", **a_configuration(1)})
 
     await problem(r, 401)
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 async def test_an_unknown_token_is_a_401_problem(api):
@@ -87,7 +72,7 @@ async def test_a_user_cannot_post_a_configuration(api):
     r = await api.user("POST", BASE, json={"_id": "P", **a_configuration(1)})
 
     await problem(r, 403)
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 @pytest.mark.parametrize(
@@ -102,11 +87,11 @@ async def test_a_user_cannot_post_a_configuration(api):
 )
 async def test_a_user_cannot_change_a_configuration(api, method, path, body):
     await api.admin("POST", BASE, json={"_id": "P", **a_configuration(1)})
-    before = await event_count(api)
+    before = await api.event_count()
 
     await problem(await api.user(method, path, json=body), 403)
 
-    assert await event_count(api) == before
+    assert await api.event_count() == before
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/process", "/api/openapi.json", "/api/docs"])
@@ -126,8 +111,8 @@ async def test_tokens_are_stored_only_as_hashes(api):
 
 
 async def test_a_token_with_bytes_that_are_not_ascii_is_a_401_problem(api):
-    answer = await raw_request(
-        api, b"GET " + BASE.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n"
+    answer = await api.raw(
+        b"GET " + BASE.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n"
     )
 
     assert answer.startswith(b"HTTP/1.1 401 ")

@@ -5,7 +5,6 @@ changes nothing stored; a valid BPMN model is still accepted.
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -75,17 +74,6 @@ async def stored(api) -> tuple[int, int]:
         await pool.fetchval("SELECT count(*) FROM definition_view"),
     )
 
-
-async def raw_request(api, request: bytes) -> bytes:
-    """Send bytes an HTTP client library would refuse to send, and read the answer."""
-    reader, writer = await asyncio.open_connection(api.client.server.host, api.client.server.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 @pytest.mark.parametrize(
@@ -268,7 +256,7 @@ async def test_an_idempotency_key_with_bytes_that_are_not_ascii_is_a_400_problem
         + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
     )
 
-    answer = await raw_request(api, request)
+    answer = await api.raw(request)
 
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert b"Idempotency-Key" in answer

@@ -22,15 +22,12 @@ async def problem(response, status: int) -> dict:
     return body
 
 
-async def event_count(api) -> int:
-    return await api.runtime.pool.fetchval("SELECT count(*) FROM procession_events")
-
 
 async def test_malformed_json_is_a_400_problem_and_stores_nothing(api):
     r = await api.admin("POST", BASE, data=b'{"name": "P", "script": ', headers=JSON)
 
     await problem(r, 400)
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 async def test_an_empty_body_is_a_400_problem(api):
@@ -42,7 +39,7 @@ async def test_a_json_array_body_is_a_400_problem_and_stores_nothing(api):
 
     body = await problem(r, 400)
     assert "object" in body["detail"]
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 async def test_an_unknown_route_is_a_404_problem(api):
@@ -68,7 +65,7 @@ async def test_a_body_over_the_cap_is_a_413_problem_and_stores_nothing(api):
     r = await api.admin("POST", BASE, data=io.BytesIO(huge), headers=JSON)
 
     await problem(r, 413)
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 async def test_a_body_that_is_not_json_is_a_415_problem_and_stores_nothing(api):
@@ -76,7 +73,7 @@ async def test_a_body_that_is_not_json_is_a_415_problem_and_stores_nothing(api):
 
     body = await problem(r, 415)
     assert "text/plain" in body["detail"]
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 async def test_a_json_suffix_media_type_is_read_as_json(api):
@@ -106,7 +103,7 @@ async def test_an_invalid_field_is_a_422_problem_naming_it_and_stores_nothing(ap
 
     problem_body = await problem(r, 422)
     assert any(error.startswith(f"{field}") for error in problem_body["errors"]), problem_body
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 @pytest.mark.parametrize("cron", ["61 * * * *", "* * *", "12 46 25 * * *", "every day", "0 0 * * 8", "*/0 * * * *", ""])
@@ -115,7 +112,7 @@ async def test_a_malformed_cron_is_a_400_problem_naming_the_cron_field(api, cron
 
     body = await problem(r, 400)
     assert any(error.startswith("cron:") for error in body["errors"]), body
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 @pytest.mark.parametrize("cron", ["0 6 * * 1-5", "0 0 12 ? * MON-FRI", "0 15 10 ? * 6 2030", "*/5 * * * *"])
@@ -128,12 +125,12 @@ async def test_a_well_formed_cron_is_accepted(api, cron):
 async def test_renaming_onto_an_existing_key_is_a_409_problem_and_changes_nothing(api):
     for key in ("P", "Q"):
         await api.admin("POST", BASE, json={"_id": key, **a_configuration(1)})
-    before = await event_count(api)
+    before = await api.event_count()
 
     r = await api.admin("PUT", f"{BASE}/P", json={"_id": "Q"})
 
     await problem(r, 409)
-    assert await event_count(api) == before
+    assert await api.event_count() == before
     assert (await api.user("GET", f"{BASE}/P")).status == 200
 
 

@@ -19,9 +19,6 @@ async def aggregate_version(api, key: str = "P") -> int:
     )
 
 
-async def event_count(api) -> int:
-    return await api.runtime.pool.fetchval("SELECT count(*) FROM procession_events")
-
 
 async def a_process(api, versions: int = 1):
     for n in range(1, versions + 1):
@@ -82,13 +79,13 @@ async def test_a_write_answers_the_new_aggregate_version_as_etag(api, method, pa
 async def test_a_post_with_a_stale_if_match_is_refused_with_412_and_changes_nothing(api):
     first = await a_process(api)
     await api.admin("POST", BASE, json={"_id": "P", **a_configuration(2)})
-    before = await event_count(api)
+    before = await api.event_count()
 
     r = await api.admin("POST", BASE, json={"_id": "P", **a_configuration(3)}, headers={"If-Match": first.headers["ETag"]})
 
     assert r.status == 412
     assert r.content_type == "application/problem+json"
-    assert await event_count(api) == before
+    assert await api.event_count() == before
     assert (await (await api.user("GET", f"{BASE}/P")).json())["_version"] == 2
 
 
@@ -105,13 +102,13 @@ async def test_a_post_with_a_stale_if_match_is_refused_with_412_and_changes_noth
 async def test_every_write_with_a_stale_if_match_is_refused_with_412_and_changes_nothing(api, method, path, body):
     first = await a_process(api)
     await api.admin("POST", BASE, json={"_id": "P", **a_configuration(2)})
-    before = await event_count(api)
+    before = await api.event_count()
 
     r = await api.admin(method, path, json=body, headers={"If-Match": first.headers["ETag"]})
 
     assert r.status == 412
     assert r.content_type == "application/problem+json"
-    assert await event_count(api) == before
+    assert await api.event_count() == before
 
 
 async def test_a_post_with_the_current_if_match_succeeds(api):
@@ -144,19 +141,19 @@ async def test_if_match_on_a_process_that_does_not_exist_fails_the_precondition(
     r = await api.admin("POST", BASE, json={"_id": "NEW", **a_configuration(1)}, headers={"If-Match": '"1"'})
 
     assert r.status == 412
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0
 
 
 @pytest.mark.parametrize("value", ['"abc"', "²", '"' + "9" * 5000 + '"'])
 async def test_an_unreadable_if_match_is_a_400_problem(api, value):
     await a_process(api)
-    before = await event_count(api)
+    before = await api.event_count()
 
     r = await api.admin("POST", BASE, json={"_id": "P", **a_configuration(2)}, headers={"If-Match": value})
 
     assert r.status == 400
     assert r.content_type == "application/problem+json"
-    assert await event_count(api) == before
+    assert await api.event_count() == before
 
 
 async def test_concurrent_changes_to_one_process_each_make_a_version_or_a_conflict(api):

@@ -7,9 +7,6 @@ from tests.factories import a_configuration
 BASE = "/api/process/v1"
 
 
-async def event_count(api) -> int:
-    return await api.runtime.pool.fetchval("SELECT count(*) FROM procession_events")
-
 
 def key(value: str) -> dict[str, str]:
     return {"Idempotency-Key": value}
@@ -29,11 +26,11 @@ async def test_a_retried_post_answers_the_first_result_even_after_a_later_change
 
 async def test_a_retried_post_records_nothing_more(api):
     await api.admin("POST", BASE, json={"_id": "P", **a_configuration(1)}, headers=key("k-1"))
-    before = await event_count(api)
+    before = await api.event_count()
 
     await api.admin("POST", BASE, json={"_id": "P", **a_configuration(1)}, headers=key("k-1"))
 
-    assert await event_count(api) == before
+    assert await api.event_count() == before
 
 
 async def test_a_retried_rollback_answers_the_first_result_instead_of_rolling_back_again(api):
@@ -70,14 +67,14 @@ async def test_idempotency_keys_are_scoped_per_user(api):
 
 async def test_a_key_reused_for_a_different_request_is_refused_and_changes_nothing(api):
     await api.admin("POST", BASE, json={"_id": "P", **a_configuration(1)}, headers=key("once"))
-    before = await event_count(api)
+    before = await api.event_count()
 
     r = await api.admin("POST", BASE, json={"_id": "Q", **a_configuration(1)}, headers=key("once"))
 
     assert r.status == 422
     assert r.content_type == "application/problem+json"
     assert "Idempotency-Key" in (await r.json(content_type=None))["detail"]
-    assert await event_count(api) == before
+    assert await api.event_count() == before
     assert (await api.user("GET", f"{BASE}/Q")).status == 404
 
 
@@ -96,4 +93,4 @@ async def test_an_overlong_idempotency_key_is_a_400_problem(api):
 
     assert r.status == 400
     assert r.content_type == "application/problem+json"
-    assert await event_count(api) == 0
+    assert await api.event_count() == 0

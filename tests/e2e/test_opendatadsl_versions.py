@@ -19,9 +19,6 @@ async def problem(response, status: int) -> dict:
     return body
 
 
-async def event_count(api) -> int:
-    return await api.runtime.pool.fetchval("SELECT count(*) FROM procession_events")
-
 
 async def a_process(api, key: str = "P", versions: int = 1) -> None:
     for n in range(1, versions + 1):
@@ -120,23 +117,23 @@ async def test_a_tag_moves_when_put_on_another_version(api):
 
 async def test_tagging_a_version_that_does_not_exist_is_not_found_and_changes_nothing(api):
     await a_process(api)
-    before = await event_count(api)
+    before = await api.event_count()
 
     await problem(await api.admin("PUT", f"{BASE}/P/9/PROD"), 404)
 
-    assert await event_count(api) == before
+    assert await api.event_count() == before
     assert (await api.admin("GET", f"{BASE}/P/PROD")).status == 404
 
 
 @pytest.mark.parametrize("tag", ["~LATEST", "42", "*", "no spaces"])
 async def test_a_reserved_numeric_or_malformed_tag_is_refused(api, tag):
     await a_process(api)
-    before = await event_count(api)
+    before = await api.event_count()
 
     body = await problem(await api.admin("PUT", f"{BASE}/P/1/{tag}"), 422)
 
     assert any(e.startswith("tag:") for e in body["errors"])
-    assert await event_count(api) == before
+    assert await api.event_count() == before
 
 
 async def test_deleting_a_tag_removes_only_the_tag(api):
@@ -153,11 +150,11 @@ async def test_deleting_a_tag_removes_only_the_tag(api):
 
 async def test_deleting_a_tag_that_does_not_exist_is_not_found(api):
     await a_process(api)
-    before = await event_count(api)
+    before = await api.event_count()
 
     await problem(await api.admin("DELETE", f"{BASE}/P/PROD"), 404)
 
-    assert await event_count(api) == before
+    assert await api.event_count() == before
 
 
 async def test_deleting_a_version_number_removes_that_version_only(api):
@@ -213,11 +210,11 @@ async def test_deleting_all_versions_deletes_the_process(api):
 
 async def test_a_deleted_process_keeps_its_history_in_the_log(api):
     await a_process(api, versions=2)
-    before = await event_count(api)
+    before = await api.event_count()
 
     await api.admin("DELETE", f"{BASE}/P/*")
 
-    assert await event_count(api) > before
+    assert await api.event_count() > before
 
 
 async def test_version_numbers_are_not_reused_after_a_rollback(api):
