@@ -9,16 +9,24 @@ from aiohttp import web
 
 from infra.settings import Settings
 from services.bootstrap import runtime
-from services.faces import altinn, audit, concord, concord_start, dspace, hackney, instance_feed, opendatadsl, system
+from services.faces.altinn import routes as altinn
+from services.faces.audit import routes as audit
+from services.faces.concord import routes as concord
+from services.faces.concord import start as concord_start
+from services.faces.dspace import routes as dspace
+from services.faces.hackney import routes as hackney
+from services.faces.instance_feed import routes as instance_feed
+from services.faces.opendatadsl import routes as opendatadsl
+from services.faces.system import routes as system
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware
 from services.http.request_log import request_log_middleware
 from services.http.routes import Route
-from services.keys import OPENAPI, ROUTE_SPECS, RUNTIME
-from services.relay import running_relay
-from services.scheduler import running_scheduler
-from services.script_worker import running_script_worker
+from services.http.app_keys import OPENAPI, ROUTE_SPECS, RUNTIME
+from services.publishing.relay import running_relay
+from services.scheduling.scheduler import running_scheduler
+from services.scripts.worker import running_script_worker
 
 ROUTES: list[Route] = [
     *system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES,

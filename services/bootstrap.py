@@ -19,16 +19,16 @@ from projections import definitions as definitions_projection
 from projections import instances as instances_projection
 from projections import script_processes as script_processes_projection
 from projections import script_tasks as script_tasks_projection
-from services.commands import CommandExecutor
-from services.definition_views import DefinitionViews
-from services.definitions import DefinitionService
-from services.flow_models import FlowModels
-from services.instance_views import InstanceViews
-from services.instances import InstanceService
-from services.process_output import ProcessOutput
-from services.script_processes import ScriptProcessService
-from services.script_registry import ScriptRegistry
-from services.script_runner import LocalRuns, ScriptRunner
+from services.common.executor import CommandExecutor
+from services.definitions.queries import DefinitionViews
+from services.definitions.service import DefinitionService
+from services.definitions.flow_models import FlowModels
+from services.instances.queries import InstanceViews
+from services.instances.service import InstanceService
+from services.scripts.output import ProcessOutput
+from services.scripts.service import ScriptProcessService
+from services.scripts.registry import ScriptRegistry
+from services.scripts.runner import LocalRuns, ScriptRunner
 
 PROJECTIONS = (
     definitions_projection.PROJECTION, instances_projection.PROJECTION,

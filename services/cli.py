@@ -14,9 +14,9 @@ import orjson
 from aiohttp import web
 
 from infra.settings import Settings
-from services import audit
+from services.audit import log as audit
 from services.bootstrap import PROJECTIONS, runtime
-from services.relay import running_relay
+from services.publishing.relay import running_relay
 from services.http.request_log import JsonFormatter
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from infra.tokens import Principal
 from services.http.problems import ProblemError
-from services.keys import PRINCIPAL, ROUTE_SPECS, RUNTIME
+from services.http.app_keys import PRINCIPAL, ROUTE_SPECS, RUNTIME
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="procession"'}
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from services.keys import PRINCIPAL
+from services.http.app_keys import PRINCIPAL
 
 log = logging.getLogger("procession.requests")
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from infra.settings import Settings
 from services.app import create_app
-from services.keys import RUNTIME
+from services.http.app_keys import RUNTIME
 
 
 @dataclass

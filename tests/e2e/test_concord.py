@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from infra.settings import Settings
-from services.scheduler import Scheduler
+from services.scheduling.scheduler import Scheduler
 from tests.zips import HOSTILE, a_zip
 
 BASE = "/api/v1/process"

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from services.faces import opendatadsl
+from services.faces.opendatadsl import routes as opendatadsl
 from tests.factories import a_configuration
 
 BASE = "/api/process/v1"

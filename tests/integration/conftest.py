@@ -16,8 +16,8 @@ from infra.postgres import create_pool
 from infra.projection_runner import ProjectionRunner
 from infra.transcoder import create_mapper
 from services.bootstrap import PROJECTIONS
-from services.commands import CommandExecutor
-from services.definitions import DefinitionService
+from services.common.executor import CommandExecutor
+from services.definitions.service import DefinitionService
 
 
 @pytest.fixture

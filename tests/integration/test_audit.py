@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from infra.settings import Settings
-from services import audit
+from services.audit import log as audit
 from services.bootstrap import runtime
 from tests.conftest import TEMPLATE, with_database
 

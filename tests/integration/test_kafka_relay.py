@@ -21,8 +21,8 @@ from infra.event_store import EventStore
 from infra.kafka_broker import EmbeddedBroker, free_port
 from infra.postgres import create_pool
 from infra.transcoder import create_mapper
-from services.examples import EXAMPLE_APPLICATION
-from services.relay import KafkaRelay
+from services.definitions.examples import EXAMPLE_APPLICATION
+from services.publishing.relay import KafkaRelay
 
 TOPICS = ("procession.ProcessDefinition", "procession.ProcessInstance")
 

@@ -16,7 +16,7 @@ from infra.settings import Settings
 from projections.base import Projection
 from projections.definitions import PROJECTION as DEFINITIONS
 from services.cli import _rebuild
-from services.definitions import DefinitionService
+from services.definitions.service import DefinitionService
 from tests.factories import ADMIN, a_claim, a_configuration, a_definition
 
 VIEWS = {

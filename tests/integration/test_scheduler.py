@@ -13,8 +13,8 @@ from events.instance_state import InstanceStatus
 from infra.settings import Settings
 from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
-from services.scheduler import Scheduler, latest_fire, running_scheduler
-from services.script_worker import running_script_worker
+from services.scheduling.scheduler import Scheduler, latest_fire, running_scheduler
+from services.scripts.worker import running_script_worker
 
 ALICE = Principal("alice", "admin")
 

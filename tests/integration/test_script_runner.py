@@ -16,7 +16,7 @@ from events.instance_state import InstanceStatus
 from infra.settings import Settings
 from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
-from services.script_worker import LOST, SHUTDOWN, running_script_worker
+from services.scripts.worker import LOST, SHUTDOWN, running_script_worker
 
 BOB = Principal("bob", "user")
 COUNT_SCRIPT = """

@@ -1,0 +1,185 @@
+"""The Altinn 3 face: an app's BPMN process, and instances led through it task by task.
+
+Choices where the document is thin or wrong (see shared/design/seed-semantics.md, section E):
+- The model is at the document's `GET /apps/{key}/process` and the real `…/api/v1/meta/process`.
+  A definition whose workflow is a state machine or a script is answered as the BPMN its graph
+  compiles to. The document's sample model is itself invalid (`Flow_1` targets `data_1`, but the
+  task is `Task_1`): such a model is refused when written, naming the flow.
+- `PUT …/process/next` takes the target as `?id=` (the document; v7 semantics: unknown 400, the
+  current or an unreachable element 409, several reachable and none chosen 409) or the v8 body
+  `{"action": ...}`; `?elementId=` is the older alias of `id`. Failing exit rules are 409 with
+  each problem in `errors`. A `reject` action on a task that allows it abandons the task.
+- `GET …/process/next` lists the elements reachable now (gateway conditions evaluated), or the
+  start events before the start, as the document says (v8 answers `[]`).
+- Events are named `process:Start`, `process:StartTask`, `process:EndTask`, `process:AbandonTask`
+  and `process:End` (the document's list; its End example says `process:EndEvent`). The
+  document's `altinnTaskId` is `altinnTaskType` everywhere, and its impossible timestamps
+  (`2019-10-10T32:22.00Z`) are plain ISO-8601 here.
+- `{partyId}` must be the instance's `instanceOwnerPartyId` and `{key}` its definition; else 404.
+  An instance started through another face (Hackney, Concord) has no party: it is party `0`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from events.engine import next_steps
+from events.errors import NotFound
+from events.flow import FlowGraph
+from events.instance import ProcessInstance
+from events.workflow import is_xml
+from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state
+from services.http.auth import principal_of
+from services.http.body import read_json
+from services.http.headers import as_of, idempotency_key, if_match, json_response
+from services.http.problems import ProblemError
+from services.http.routes import Route
+from services.http.app_keys import RUNTIME
+
+APP = "/apps/{key}"
+INSTANCE = APP + "/api/v1/instances/{partyId}/{instanceGuid}"
+# Instances started through another face have no party; Altinn addresses them as party 0.
+NO_PARTY = "0"
+
+
+async def process_model(request: web.Request) -> web.Response:
+    """The BPMN of the definition's current version."""
+    runtime = request.app[RUNTIME]
+    definition, _ = await runtime.definitions.get(request.match_info["key"])
+    workflow = definition.current.configuration.get("workflow")
+    if is_xml(workflow):
+        return web.Response(text=workflow.lstrip("\ufeff"), content_type="text/xml")
+    graph = await runtime.instances.models.graph(str(definition.id), definition.current.number)
+    return web.Response(text=graph_to_bpmn(graph), content_type="text/xml")
+
+
+async def create_instance(request: web.Request) -> web.Response:
+    """`POST /apps/{key}/api/v1/instances?instanceOwnerPartyId=`: an instance, not started."""
+    party = request.query.get("instanceOwnerPartyId", "")
+    if not party.isascii() or not party.isdigit() or len(party) > 18:
+        raise ProblemError(400, "instanceOwnerPartyId must be a party number", errors=["instanceOwnerPartyId: required, digits"])
+    runtime = request.app[RUNTIME]
+    result = await runtime.instances.create(
+        principal_of(request), request.match_info["key"], None, owner=party, start=False, idem=idempotency_key(request)
+    )
+    instance = await runtime.instances.get(result["id"])
+    body = _instance_body(instance, await runtime.instances.graph_of(instance))
+    location = {"Location": f"/apps/{instance.definition_key}/api/v1/instances/{party}/{instance.id}"}
+    return json_response(body, status=201, etag=result["etag"], headers=location)
+
+
+def _instance_body(instance: ProcessInstance, graph: FlowGraph) -> dict[str, Any]:
+    return {
+        "id": f"{instance.owner}/{instance.id}",
+        "instanceOwner": {"partyId": instance.owner},
+        "appId": instance.definition_key,
+        "process": process_state(instance, graph),
+        "created": instance.created_on.isoformat(),
+        "createdBy": instance.initiator,
+    }
+
+
+async def _instance(request: web.Request, *, past: bool = False) -> tuple[ProcessInstance, FlowGraph]:
+    service, m = request.app[RUNTIME].instances, request.match_info
+    moment = as_of(request) if past else None
+    instance = await service.get(m["instanceGuid"], version=moment and moment[0], until=moment and moment[1])
+    if instance.definition_key != m["key"] or (instance.owner or NO_PARTY) != m["partyId"]:
+        raise NotFound(f"no instance {m['partyId']}/{m['instanceGuid']} of app {m['key']}")
+    return instance, await service.graph_of(instance)
+
+
+async def _answer(request: web.Request, result: dict[str, Any]) -> web.Response:
+    instance = await request.app[RUNTIME].instances.get(result["id"])
+    return json_response(process_state(instance, await request.app[RUNTIME].instances.graph_of(instance)), etag=instance.version)
+
+
+async def get_process(request: web.Request) -> web.Response:
+    """The process state (`asOf` for how it was)."""
+    instance, graph = await _instance(request, past=True)
+    return json_response(process_state(instance, graph), etag=instance.version)
+
+
+async def start_process(request: web.Request) -> web.Response:
+    """Start the process at `?startEvent=` or the only start event."""
+    instance, _ = await _instance(request)
+    result = await request.app[RUNTIME].instances.start(
+        principal_of(request), str(instance.id), request.query.get("startEvent"), if_match(request), idempotency_key(request)
+    )
+    return await _answer(request, result)
+
+
+async def get_next(request: web.Request) -> web.Response:
+    """The elements reachable from the current task (start events before the start)."""
+    instance, graph = await _instance(request)
+    if not instance.started:
+        return json_response([n.id for n in graph.start_events()])
+    if instance.current_task is None:
+        raise ProblemError(409, "Process is ended." if instance.status.finished else "no current task to move from")
+    return json_response([s.target for s in next_steps(graph, instance.current_task, instance.facts())])
+
+
+async def put_next(request: web.Request) -> web.Response:
+    """Leave the current task for `?id=`, the body's action's branch, or the only next element."""
+    instance, _ = await _instance(request)
+    action = None
+    if request.can_read_body:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("action", ""), (str, type(None))):
+            raise ProblemError(400, "the body is {\"action\": \"<name>\"}", title="Malformed JSON")
+        action = body.get("action")
+    target = request.query.get("id") or request.query.get("elementId")
+    result = await request.app[RUNTIME].instances.next(
+        principal_of(request), str(instance.id), target, action, if_match(request), idempotency_key(request)
+    )
+    return await _answer(request, result)
+
+
+async def complete_process(request: web.Request) -> web.Response:
+    """Move task by task to an end; 409 where a task cannot be left (the process stays there)."""
+    instance, _ = await _instance(request)
+    result = await request.app[RUNTIME].instances.complete_process(
+        principal_of(request), str(instance.id), if_match(request), idempotency_key(request)
+    )
+    if result.get("problems"):
+        raise ProblemError(409, f"the process stopped at {result['element']}", title="Validation failed for task",
+                           errors=result["problems"])
+    return await _answer(request, result)
+
+
+async def get_history(request: web.Request) -> web.Response:
+    """`processHistory`: each element visited, with its times."""
+    instance, _ = await _instance(request, past=True)
+    return json_response({"processHistory": process_history(instance)})
+
+
+async def get_events(request: web.Request) -> web.Response:
+    """The instance's process events, named as the document names them."""
+    instance, graph = await _instance(request)
+    events = await request.app[RUNTIME].store.load(instance.id)
+    return json_response(process_events(events, graph))
+
+
+_FLOW_ERRORS = (400, 404, 409, 412)
+ROUTES = [
+    Route("GET", APP + "/process", process_model, "The app's BPMN process model", "altinn",
+          response_media="text/xml", response={"type": "string"}, errors=(404,)),
+    Route("GET", APP + "/api/v1/meta/process", process_model, "The app's BPMN process model", "altinn",
+          response_media="text/xml", response={"type": "string"}, errors=(404,)),
+    Route("POST", APP + "/api/v1/instances", create_instance, "Create an instance (not started)", "altinn",
+          status=201, errors=(400, 404, 409), query=("instanceOwnerPartyId",)),
+    Route("GET", INSTANCE + "/process", get_process, "The instance's process state", "altinn",
+          errors=(400, 404), query=("asOf",)),
+    Route("POST", INSTANCE + "/process/start", start_process, "Start the process", "altinn",
+          errors=_FLOW_ERRORS, query=("startEvent",)),
+    Route("GET", INSTANCE + "/process/next", get_next, "Elements reachable from the current task", "altinn",
+          errors=(404, 409)),
+    Route("PUT", INSTANCE + "/process/next", put_next, "Complete the current task and move on", "altinn",
+          errors=_FLOW_ERRORS, query=("id", "elementId")),
+    Route("PUT", INSTANCE + "/process/completeProcess", complete_process, "Move task by task to an end", "altinn",
+          errors=_FLOW_ERRORS),
+    Route("GET", INSTANCE + "/process/history", get_history, "The process history", "altinn",
+          errors=(400, 404), query=("asOf",)),
+    Route("GET", INSTANCE + "/events", get_events, "The instance's process events", "altinn", errors=(404,)),
+]

@@ -1,0 +1,68 @@
+"""The Concord face (seed 000): start from a ZIP, a form or an entry point; status, kill, wait, log.
+
+This module is the face's route table; the handlers are in `concord_start.py` (the starts,
+whose two upload routes are Hackney's: the app hands them over), `concord_upload.py` (reading an
+upload) and `concord_process.py` (one process's reads).
+
+Choices where the document is thin or wrong (see shared/design/seed-semantics.md, section A,
+and `concord_payload.py` for what an upload runs):
+- Starting: `POST /api/v1/process` with `application/octet-stream`, `application/zip` or
+  `multipart/form-data` is this face (Hackney's route hands it over through `UPLOAD_START`);
+  `POST /api/v1/process/{entryPoint}` with a colon in the entry point is this face too
+  (Hackney's route hands it over through `ENTRY_POINT_START`; a bare name is Hackney's start,
+  which means the same). Both answer 201 with `Location`, `instanceId`, `ok` and Hackney's `id`.
+  An upload naming a flow (start event) may carry files and `startAt` like any other.
+- `sync=true` (query, or a form part) is kept, as the document asks (real Concord removed it):
+  the request waits until the process ends or waits on a person, at most `max_wait_seconds`;
+  past that it is 408 with the process entry in the problem's `process` member. A process that
+  fails under `sync` is still a 201 whose `status` says FAILED (the start itself succeeded).
+- `waitForCompletion?timeout=` is in milliseconds (absent or negative: the server limit, which
+  also caps it); it waits for FINISHED, FAILED, CANCELLED or TIMED_OUT like real Concord, and
+  answers 408 with the entry in `process` (an RFC 9457 problem, not Concord's bare entry).
+- `DELETE /api/v1/process/{id}` kills and answers 204; killing a finished process is a no-op.
+- The log is `text/plain; charset=utf-8` (the document; real Concord sends octet-stream), one
+  line per output line: `<ISO time> <stream> <text>`. Range is RFC 9110: 206 with
+  `Content-Range`, 416 with `bytes */size`; the ETag is a digest of the log, for `If-Range`.
+  The log grows while the process runs: re-request `bytes=<size>-` to follow it.
+- Attachments are the process's files (inputs and outputs). The list is a JSON array of names
+  (real Concord); a file is `GET` (real) or `POST` (the document) `…/attachment/{name}`, with
+  Range; a name ending in `/` is 400, as in real Concord.
+- The portal `GET /api/service/process_portal/start?entryPoint=…&param=…` starts the process
+  (the query's other parameters are its arguments) and answers 303 to a plain HTML page with the
+  definition's start form and the process's status. It needs a token like every route.
+- A user sees only processes they started; an admin sees all; anyone else is 403.
+"""
+
+from __future__ import annotations
+
+from services.faces.concord.process import (
+    get_attachment, get_log, get_process, kill_process, list_attachments, portal_page_view, wait_for_completion,
+)
+from services.faces.concord.render import BASE, PORTAL
+from services.faces.concord.start import portal_start
+from services.http.routes import Route
+
+ONE = BASE + "/{id}"
+
+_ENTRY = {"type": "object", "properties": {"instanceId": {"type": "string"}, "status": {"type": "string"}}}
+_TEXT, _BYTES = {"type": "string"}, {"type": "string", "format": "binary"}
+_ONE_ERRORS = (400, 404)
+ROUTES = [
+    Route("GET", ONE, get_process, "A process's status (Concord)", "concord", response=_ENTRY, errors=_ONE_ERRORS),
+    Route("DELETE", ONE, kill_process, "Forcefully stop a process; the record stays (Concord)", "concord",
+          status=204, errors=_ONE_ERRORS),
+    Route("GET", ONE + "/waitForCompletion", wait_for_completion, "Wait until a process is over (timeout in ms)",
+          "concord", response=_ENTRY, errors=(400, 404, 408), query=("timeout",)),
+    Route("GET", ONE + "/log", get_log, "A process's log; Range: bytes=a-b, a-, -n", "concord", response=_TEXT,
+          response_media="text/plain", errors=(400, 404, 416)),
+    Route("GET", ONE + "/attachment", list_attachments, "The names of a process's attachments", "concord",
+          response={"type": "array", "items": _TEXT}, errors=_ONE_ERRORS),
+    Route("GET", ONE + "/attachment/{name:.+}", get_attachment, "Download an attachment (Range)", "concord",
+          response=_BYTES, response_media="application/octet-stream", errors=(400, 404, 416)),
+    Route("POST", ONE + "/attachment/{name:.+}", get_attachment, "Download an attachment (the document's POST)",
+          "concord", response=_BYTES, response_media="application/octet-stream", errors=(400, 404, 416)),
+    Route("GET", PORTAL + "/start", portal_start, "Start from a browser, then see the process page", "concord",
+          status=303, errors=(400, 404, 409, 422), query=("entryPoint",)),
+    Route("GET", PORTAL + "/process/{id}", portal_page_view, "A process's page: start form and status", "concord",
+          response=_TEXT, response_media="text/html", errors=_ONE_ERRORS),
+]

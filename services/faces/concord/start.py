@@ -1,0 +1,84 @@
+"""The Concord face's starts: an upload (ZIP or form), an entry point with JSON, and the portal.
+
+Each answers as the face's docstring (`concord.py`) says: 201 with `Location`, `instanceId`,
+`ok` and Hackney's `id`; with `sync`, after the process settled (408 past the wait limit). The
+portal answers 303 to the process's page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from contracts.hackney import HackneyStartIn
+from services.definitions.adhoc import adhoc_definition
+from services.faces.concord.payload import StartPlan, parse_bool, parse_entry_point
+from services.faces.concord.process import late, wait_limit
+from services.faces.concord.render import BASE, PORTAL, entry
+from services.faces.concord.upload import plan_upload
+from services.http.auth import principal_of
+from services.http.body import read_model
+from services.http.headers import idempotency_key, json_response
+from services.http.problems import ProblemError
+from services.instances.waits import settled, wait_for
+from services.http.app_keys import RUNTIME
+
+
+async def start_upload(request: web.Request) -> web.Response:
+    """`POST /api/v1/process` with a ZIP or a form (handed over by Hackney's route)."""
+    plan = await plan_upload(request)
+    result = await _run_plan(request, plan)
+    instance = await request.app[RUNTIME].instances.get(result["id"])
+    return await _started(request, result["id"], instance.definition_key, plan.sync, result.get("etag"))
+
+
+async def start_entry_point(request: web.Request) -> web.Response:
+    """`POST /api/v1/process/{project:repo:flow}` with JSON (handed over by Hackney's route)."""
+    point = parse_entry_point(request.match_info["processName"])
+    sync = parse_bool(request.query.get("sync"), "sync")
+    body = await read_model(request, HackneyStartIn)
+    result = await request.app[RUNTIME].instances.create(
+        principal_of(request), point.key, point.selector, target_id=body.targetId, parameters=body.arguments,
+        form_data=body.formData, documents=body.documents, assignment=body.assignment, start_event=point.flow,
+        attributes={"targetType": body.targetType, "relatedEntities": [e.model_dump(exclude_none=True) for e in body.relatedEntities]},
+        idem=idempotency_key(request),
+    )
+    return await _started(request, result["id"], point.key, sync, result["etag"])
+
+
+async def portal_start(request: web.Request) -> web.Response:
+    """`GET /api/service/process_portal/start?entryPoint=…`: start, then 303 to the process page."""
+    raw = request.query.get("entryPoint")
+    if not raw:
+        raise ProblemError(400, "entryPoint is required", errors=["entryPoint: required"])
+    point = parse_entry_point(raw)
+    arguments = {k: v for k, v in request.query.items() if k != "entryPoint"}
+    result = await request.app[RUNTIME].instances.create(
+        principal_of(request), point.key, point.selector, parameters=arguments, start_event=point.flow,
+    )
+    raise web.HTTPSeeOther(f"{PORTAL}/process/{result['id']}")
+
+
+async def _run_plan(request: web.Request, plan: StartPlan) -> dict[str, Any]:
+    runtime = request.app[RUNTIME]
+    if plan.entry is not None:
+        key, selector = plan.entry.key, plan.entry.selector
+    else:  # build_plan gives an entry point or an ad hoc model, never neither
+        key, selector = await adhoc_definition(runtime.definitions, plan.adhoc or {})
+    return await runtime.scripts.start(
+        principal_of(request), definition=key, selector=selector, arguments=plan.arguments, files=plan.files,
+        start_at=plan.start_at, start_event=plan.flow or (plan.entry.flow if plan.entry else None),
+        idem=idempotency_key(request),
+    )
+
+
+async def _started(request: web.Request, instance_id: str, key: str, sync: bool, etag: Any) -> web.Response:
+    body: dict[str, Any] = {"instanceId": instance_id, "ok": True, "id": instance_id}
+    if sync:
+        runtime = request.app[RUNTIME]
+        instance, done = await wait_for(runtime.store, runtime.instances, instance_id, settled, wait_limit(request))
+        if not done:
+            raise late(instance, wait_limit(request))
+        body["status"], etag = entry(instance)["status"], instance.version
+    return json_response(body, status=201, etag=etag, headers={"Location": f"{BASE}/{key}/{instance_id}"})

@@ -1,0 +1,68 @@
+"""DSpace's script invocation form: `properties` (a JSON list of {name, value}), `file` parts, `startTime`.
+
+Read by the shared multipart reader under the part-count and byte caps (413 past either);
+every `file` part is an input file named by its filename (whether that name may be one is
+the script service's check, 422). Duplicate file names or property names are 422.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import BodyPartReader, web
+
+from services.http.multipart import part_text, read_parts
+from services.http.problems import ProblemError
+from services.scripts.output import parse_time
+
+
+@dataclass
+class Invocation:
+    """What the form asked for."""
+
+    arguments: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    start_at: datetime | None = None
+
+
+async def read_invocation(request: web.Request, *, max_parts: int, max_bytes: int) -> Invocation:
+    """Parse the form; 400 for a body that is not multipart or not readable, 413/422 as above."""
+    if request.content_type != "multipart/form-data":
+        raise ProblemError(400, f"Invalid mimetype: expected multipart/form-data, got {request.content_type or 'none'}")
+    invocation = Invocation()
+    await read_parts(request, lambda part, data: _take(invocation, part, data), max_parts=max_parts, max_bytes=max_bytes)
+    return invocation
+
+
+def _take(invocation: Invocation, part: BodyPartReader, data: bytes) -> None:
+    if part.name == "file":
+        name = part.filename or ""
+        if name in invocation.files:
+            raise ProblemError(422, f"the file {name!r} was sent twice", errors=[f"file: {name!r} is a duplicate"])
+        invocation.files[name] = data
+    elif part.name == "properties":
+        invocation.arguments = _properties(part_text(part, data))
+    elif part.name == "startTime":
+        try:
+            invocation.start_at = parse_time(part_text(part, data).strip())
+        except ValueError:
+            raise ProblemError(400, "startTime must be an ISO-8601 time", errors=["startTime: not a time"]) from None
+    # Other parts are ignored, as DSpace does.
+
+
+def _properties(raw: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ProblemError(400, f"properties is not valid JSON: {e}", title="Malformed JSON") from None
+    if not isinstance(value, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in value):
+        raise ProblemError(422, "properties must be a JSON list of {name, value}", errors=["properties: a list of {name, value}"])
+    arguments: dict[str, Any] = {}
+    for item in value:
+        if item["name"] in arguments:
+            raise ProblemError(422, f"the parameter {item['name']!r} was sent twice", errors=[f"{item['name']}: given more than once"])
+        arguments[item["name"]] = item.get("value")
+    return arguments

@@ -1,0 +1,97 @@
+"""DSpace's HAL shapes: processes, scripts, files, and the `page` block with its links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.scripts.registry import ScriptDescriptor, ScriptRegistry
+
+PROCESSES = "/api/system/processes"
+SCRIPTS = "/api/system/scripts"
+# Internal status -> DSpace's word (faces.md); DSpace has no STOPPED, the seed does.
+STATUS = {"created": "SCHEDULED", "scheduled": "SCHEDULED", "running": "RUNNING", "waiting": "RUNNING",
+          "completed": "COMPLETED", "failed": "FAILED", "stopped": "STOPPED"}
+WORDS: dict[str, tuple[str, ...]] = {}
+for _internal, _word in STATUS.items():
+    WORDS[_word] = (*WORDS.get(_word, ()), _internal)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def parameters(registry: ScriptRegistry, script: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stored values as DSpace's `[{name, value}]`, named as the script declares them."""
+    descriptor = registry.scripts.get(script)
+    rendered = []
+    for key, value in values.items():
+        p = descriptor.parameter(key) if descriptor else None
+        text = ("true" if value else "false") if isinstance(value, bool) else value if isinstance(value, str) else str(value)
+        rendered.append({"name": p.name if p else key, "value": text})
+    return rendered
+
+
+def process(row: Any, registry: ScriptRegistry) -> dict[str, Any]:
+    """One process from its `process_view` row: the seed's fields and the real ones."""
+    pid = str(row["instance_id"])
+    href = f"{PROCESSES}/{pid}"
+    script = row["script"] or row["definition_key"]
+    status = STATUS[row["status"]]
+    return {
+        "id": pid, "processId": pid, "userId": row["initiator"], "scriptName": script,
+        "startTime": iso(row["started_at"] or row["scheduled_for"]), "endTime": iso(row["ended_at"]),
+        "creationTime": iso(row["created_at"]), "status": status, "processStatus": status,
+        "parameters": parameters(registry, script, row["parameters"]), "type": "process",
+        "_links": {"self": {"href": href}, "script": {"href": f"{SCRIPTS}/{script}"},
+                   "output": {"href": f"{href}/output"}, "files": {"href": f"{href}/files"}},
+    }
+
+
+def script(descriptor: ScriptDescriptor) -> dict[str, Any]:
+    """One script with its parameters in DSpace's shape."""
+    return {
+        "id": descriptor.name, "name": descriptor.name, "description": descriptor.description, "type": "script",
+        "parameters": [
+            {"name": p.name, "nameLong": p.name_long, "description": p.description, "type": p.type, "mandatory": p.mandatory}
+            for p in descriptor.parameters
+        ],
+        "_links": {"self": {"href": f"{SCRIPTS}/{descriptor.name}"}, "processes": {"href": f"{SCRIPTS}/{descriptor.name}/processes"}},
+    }
+
+
+def files(pid: str, listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """A process's files: the seed's `_links` by name, and each file embedded (DSpace's bitstream fields)."""
+    href = f"{PROCESSES}/{pid}/files"
+    embedded = [
+        {"name": f["name"], "sizeBytes": f["size"], "mediaType": f["mediaType"],
+         "fileType": "inputfile" if f["kind"] == "input" else "script_output",
+         "checkSum": {"checkSumAlgorithm": "SHA-256", "value": f["sha256"]},
+         "_links": {"content": {"href": f"{href}/{f['name']}"}}}
+        for f in listed
+    ]
+    links = {"self": {"href": href}, **{f["name"]: {"href": f"{href}/{f['name']}"} for f in listed}}
+    return {"processId": pid, "_embedded": {"files": embedded}, "_links": links,
+            "page": {"size": len(listed), "totalElements": len(listed), "totalPages": 1, "number": 0}}
+
+
+def page(request: web.Request, name: str, items: list[dict[str, Any]], *, number: int, size: int, total: int) -> dict[str, Any]:
+    """A HAL page: `_embedded.<name>`, `page{size,totalElements,totalPages,number}` and navigation links."""
+    pages = (total + size - 1) // size
+
+    def link(n: int) -> dict[str, str]:
+        query = {k: v for k, v in request.query.items() if k not in ("page", "size")}
+        return {"href": f"{request.path}?{urlencode({**query, 'page': n, 'size': size})}"}
+
+    links: dict[str, Any] = {"self": link(number)}
+    if pages:
+        links["first"], links["last"] = link(0), link(pages - 1)
+    if number > 0:
+        links["prev"] = link(min(number - 1, max(pages - 1, 0)))
+    if number + 1 < pages:
+        links["next"] = link(number + 1)
+    return {"_embedded": {name: items}, "_links": links,
+            "page": {"size": size, "totalElements": total, "totalPages": pages, "number": number}}

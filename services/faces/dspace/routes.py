@@ -1,0 +1,244 @@
+"""The DSpace face: script processes (`/api/system/processes`) and the script catalogue.
+
+Choices where the seed is thin, wrong or differs from DSpace (seed-semantics.md, section B):
+- Ids are UUIDs (the seed), not DSpace's integers. Each process carries the seed's fields
+  (`processId`, `userId`, `startTime`, `status`) and DSpace's (`scriptName`, `creationTime`,
+  `endTime`, `processStatus`); statuses are SCHEDULED, RUNNING, COMPLETED, FAILED and STOPPED
+  (stopped by a user; DSpace has no such state, the seed names it). A process waiting on a
+  person (a flow started elsewhere) is RUNNING; one created but not started is SCHEDULED.
+- A user sees only their own processes (the collection and both searches are filtered), an
+  admin all; another user's process is 403. The collection takes the seed's `script`,
+  `userId`, `status` and `parameter.<name>` filters; `sort=<field>,<asc|desc>` on script,
+  startTime, endTime, creationTime, status or userId (one key; newest first by default).
+  `page` >= 0 and 1 <= `size` (capped at 2000 silently, default 20), else 400.
+- `/search/byProperty` needs one of userId, scriptName, processStatus (else 400, DSpace's
+  message) and sorts on startTime, endTime or creationTime only.
+- `/{id}/output` is the seed's JSON lines `[{time, line, stream}]` from the process's events,
+  readable while it runs (DSpace only attaches a log at the end); `fromTime`/`toTime` are
+  inclusive ISO-8601 bounds.
+- `/{id}/files` lists input files (fileType "inputfile") and output files ("script_output");
+  `/{id}/files/{name}` looks a file up by name (the seed), with Range (206/416), an ETag that
+  is the file's SHA-256 and If-None-Match (304).
+- `DELETE /{id}` stops the process first if it runs or is scheduled (the seed's promise; best
+  effort), then tombstones it: 204.
+- `POST /api/system/scripts/{name}/processes`: unknown script 404 (before the media type is
+  checked, as DSpace); not multipart 400 "Invalid mimetype"; `properties` not JSON 400; a
+  bad, unknown or missing parameter, a duplicate file name or a file named but not sent 422
+  (DSpace creates the process and fails it on CLI parse errors; we refuse before anything is
+  stored); `startTime` in the future schedules the run (DSpace never built it). 202.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from events.errors import DomainError
+from services.faces.dspace import render
+from services.faces.dspace.form import read_invocation
+from services.http.auth import principal_of
+from services.http.headers import idempotency_key, json_response
+from services.http.problems import ProblemError
+from services.http.ranges import ranged_response
+from services.http.routes import Route
+from services.http.app_keys import RUNTIME
+from services.scripts.output import parse_time
+from services.scripts.queries import SORTS, ProcessFilter, ProcessViews
+
+P, S = render.PROCESSES, render.SCRIPTS
+_ID = "{id:[^/]+}"
+_DEFAULT_SIZE, _MAX_SIZE = 20, 2000
+_SEARCH_SORTS = ("startTime", "endTime", "creationTime")
+
+
+def _hal(body: Any, status: int = 200, **kw: Any) -> web.Response:
+    response = json_response(body, status=status, **kw)
+    response.content_type = "application/hal+json"
+    return response
+
+
+def _int(raw: str | None, default: int, name: str, low: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 9 or int(raw) < low:
+        raise ProblemError(400, f"{name} must be a whole number of at least {low}, got {raw[:20]!r}")
+    return int(raw)
+
+
+def _sort(request: web.Request, allowed: tuple[str, ...]) -> tuple[str, bool]:
+    sorts = request.query.getall("sort", [])
+    if not sorts:
+        return "creationTime", True
+    field, _, direction = sorts[0].partition(",")
+    if len(sorts) > 1 or field not in allowed or direction.lower() not in ("", "asc", "desc"):
+        raise ProblemError(400, "The given sort option was invalid", errors=[f"sort: one of {', '.join(allowed)}, then ,asc or ,desc"])
+    return field, direction.lower() == "desc"
+
+
+def _statuses(word: str | None) -> tuple[str, ...] | None:
+    if word is None:
+        return None
+    if word.upper() not in render.WORDS:
+        raise ProblemError(400, f"unknown status {word[:40]!r}", errors=[f"status: one of {', '.join(render.WORDS)}"])
+    return render.WORDS[word.upper()]
+
+
+async def _page(request: web.Request, where: ProcessFilter, allowed: tuple[str, ...]) -> web.Response:
+    runtime, principal = request.app[RUNTIME], principal_of(request)
+    if not principal.is_admin:
+        where.initiator = principal.user if where.initiator in (None, principal.user) else "\x00nobody"
+    number = _int(request.query.get("page"), 0, "page", 0)
+    size = min(_int(request.query.get("size"), _DEFAULT_SIZE, "size", 1), _MAX_SIZE)
+    field, descending = _sort(request, allowed)
+    rows, total = await ProcessViews(runtime.pool).page(where, sort=field, descending=descending, number=number, size=size)
+    items = [render.process(r, runtime.registry) for r in rows]
+    return _hal(render.page(request, "processes", items, number=number, size=size, total=total))
+
+
+async def list_processes(request: web.Request) -> web.Response:
+    """`GET /api/system/processes` with the seed's filters."""
+    q, registry = request.query, request.app[RUNTIME].registry
+    where = ProcessFilter(initiator=q.get("userId"), script=q.get("script"), statuses=_statuses(q.get("status")))
+    for name, value in q.items():
+        if name.startswith("parameter.") and len(name) > len("parameter."):
+            where.parameters.append((registry.keys_for(name.removeprefix("parameter.")), value))
+    return await _page(request, where, tuple(SORTS))
+
+
+async def search_by_property(request: web.Request) -> web.Response:
+    """`GET …/search/byProperty?userId&scriptName&processStatus`."""
+    q = request.query
+    if not any(q.get(k) for k in ("userId", "scriptName", "processStatus")):
+        raise ProblemError(400, "Either a name, user UUID or ProcessStatus should be provided")
+    where = ProcessFilter(initiator=q.get("userId") or None, script=q.get("scriptName") or None,
+                          statuses=_statuses(q.get("processStatus") or None))
+    return await _page(request, where, _SEARCH_SORTS)
+
+
+async def search_own(request: web.Request) -> web.Response:
+    """`GET …/search/own`: the caller's processes."""
+    return await _page(request, ProcessFilter(initiator=principal_of(request).user), _SEARCH_SORTS)
+
+
+async def _row(request: web.Request) -> Any:
+    """The process named in the path, if the caller may see it: 404 / 403 otherwise."""
+    row = await ProcessViews(request.app[RUNTIME].pool).one(request.match_info["id"])
+    if row is None:
+        raise ProblemError(404, f"no process {request.match_info['id'][:80]!r}")
+    principal = principal_of(request)
+    if not principal.is_admin and row["initiator"] != principal.user:
+        raise ProblemError(403, "this process belongs to another user")
+    return row
+
+
+async def get_process(request: web.Request) -> web.Response:
+    """`GET /api/system/processes/{id}`."""
+    return _hal(render.process(await _row(request), request.app[RUNTIME].registry))
+
+
+async def process_output(request: web.Request) -> web.Response:
+    """`GET …/{id}/output`: console lines with their times, `fromTime`/`toTime` inclusive."""
+    row = await _row(request)
+    bounds = []
+    for name in ("fromTime", "toTime"):
+        raw = request.query.get(name)
+        try:
+            bounds.append(parse_time(raw) if raw else None)
+        except ValueError:
+            raise ProblemError(400, f"{name} must be an ISO-8601 time, got {raw[:40]!r}") from None
+    lines = await request.app[RUNTIME].output.output_lines(row["instance_id"], *bounds)
+    return json_response([{"time": x["time"], "line": x["line"], "stream": x["stream"]} for x in lines])
+
+
+async def _files(request: web.Request, row: Any) -> list[dict[str, Any]]:
+    output = request.app[RUNTIME].output
+    return [*await output.input_files(row["instance_id"]), *await output.output_files(row["instance_id"])]
+
+
+async def process_files(request: web.Request) -> web.Response:
+    """`GET …/{id}/files`."""
+    row = await _row(request)
+    return _hal(render.files(str(row["instance_id"]), await _files(request, row)))
+
+
+async def process_file(request: web.Request) -> web.StreamResponse:
+    """`GET …/{id}/files/{name}`: the content, with Range and an ETag (its SHA-256)."""
+    row = await _row(request)
+    name = request.match_info["name"]
+    info = next((f for f in reversed(await _files(request, row)) if f["name"] == name), None)
+    if info is None:
+        raise ProblemError(404, f"the process has no file {name[:80]!r}")
+    etag = f'"{info["sha256"]}"'
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return web.Response(status=304, headers={"ETag": etag})
+    body = await request.app[RUNTIME].blobs.read(info["sha256"])
+    disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"}
+    return ranged_response(request, body, content_type=info["mediaType"], etag=etag, headers=disposition)
+
+
+async def delete_process(request: web.Request) -> web.Response:
+    """`DELETE …/{id}`: stop it if it runs or waits to (best effort), then tombstone it."""
+    row, runtime, principal = await _row(request), request.app[RUNTIME], principal_of(request)
+    if row["status"] not in ("completed", "failed", "stopped"):
+        with contextlib.suppress(DomainError):
+            await runtime.scripts.stop(principal, str(row["instance_id"]))
+    await runtime.instances.delete(principal, str(row["instance_id"]), "deleted through DSpace", idempotency_key(request))
+    return web.Response(status=204)
+
+
+async def list_scripts(request: web.Request) -> web.Response:
+    """`GET /api/system/scripts`."""
+    number = _int(request.query.get("page"), 0, "page", 0)
+    size = min(_int(request.query.get("size"), _DEFAULT_SIZE, "size", 1), _MAX_SIZE)
+    scripts = request.app[RUNTIME].registry.all()
+    items = [render.script(s) for s in scripts[number * size:(number + 1) * size]]
+    return _hal(render.page(request, "scripts", items, number=number, size=size, total=len(scripts)))
+
+
+async def get_script(request: web.Request) -> web.Response:
+    """`GET /api/system/scripts/{name}`."""
+    return _hal(render.script(request.app[RUNTIME].registry.get(request.match_info["name"])))
+
+
+async def start_process(request: web.Request) -> web.Response:
+    """`POST /api/system/scripts/{name}/processes`: 202 with the process."""
+    runtime, settings = request.app[RUNTIME], request.app[RUNTIME].settings
+    script = runtime.registry.get(request.match_info["name"])
+    invocation = await read_invocation(request, max_parts=settings.max_form_parts, max_bytes=settings.max_upload_bytes)
+    started = await runtime.scripts.start(
+        principal_of(request), script=script.name, arguments=invocation.arguments, files=invocation.files,
+        start_at=invocation.start_at, idem=idempotency_key(request),
+    )
+    row = await ProcessViews(runtime.pool).one(started["id"])
+    body = render.process(row, runtime.registry)
+    return _hal(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
+
+
+_PROCESS = {"type": "object", "description": "A DSpace process (HAL)"}
+_PAGE = {"type": "object", "description": "A HAL page"}
+_LIST = ("page", "size", "sort")
+ROUTES = [
+    Route("GET", P, list_processes, "Processes (yours; an admin's: all), filtered and paged", "dspace",
+          response=_PAGE, errors=(400,), query=(*_LIST, "script", "userId", "status", "parameter.<name>")),
+    Route("GET", P + "/search/byProperty", search_by_property, "Processes by user, script or status", "dspace",
+          response=_PAGE, errors=(400,), query=(*_LIST, "userId", "scriptName", "processStatus")),
+    Route("GET", P + "/search/own", search_own, "Your processes", "dspace", response=_PAGE, errors=(400,), query=_LIST),
+    Route("GET", f"{P}/{_ID}", get_process, "A process", "dspace", response=_PROCESS, errors=(404,)),
+    Route("DELETE", f"{P}/{_ID}", delete_process, "Stop a process if it runs, then delete it", "dspace",
+          status=204, errors=(404,)),
+    Route("GET", f"{P}/{_ID}/output", process_output, "Console output lines with times (fromTime, toTime)", "dspace",
+          response={"type": "array", "items": {"type": "object"}}, errors=(400, 404), query=("fromTime", "toTime")),
+    Route("GET", f"{P}/{_ID}/files", process_files, "A process's input and output files", "dspace",
+          response=_PAGE, errors=(404,)),
+    Route("GET", f"{P}/{_ID}/files/{{name}}", process_file, "A file's content (Range, ETag)", "dspace",
+          response={"type": "string", "format": "binary"}, response_media="application/octet-stream", errors=(404, 416)),
+    Route("GET", S, list_scripts, "Registered scripts", "dspace", response=_PAGE, errors=(400,), query=("page", "size")),
+    Route("GET", S + "/{name}", get_script, "A registered script with its parameters", "dspace",
+          response=_PROCESS, errors=(404,)),
+    Route("POST", S + "/{name}/processes", start_process, "Start a script (multipart: properties, file, startTime)",
+          "dspace", body={"type": "object"}, body_media="multipart/form-data", response=_PROCESS, status=202,
+          errors=(400, 404, 413, 422)),
+]

@@ -1,0 +1,47 @@
+"""Waiting, without polling the database in a loop, until an instance reaches a condition.
+
+Each round takes the store's append signal *before* reading the instance, so an event
+appended between the read and the wait still wakes it. A wake-up at least every second
+also covers events appended by another service process (whose signal this one never sees).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from events.instance import ProcessInstance
+from events.instance_state import InstanceStatus
+from infra.aio import wait_event
+from infra.event_store import EventStore
+from services.instances.service import InstanceService
+
+_RECHECK_SECONDS = 1.0
+
+
+async def wait_for(
+    store: EventStore, instances: InstanceService, instance_id: str,
+    done: Callable[[ProcessInstance], bool], timeout: float,
+) -> tuple[ProcessInstance, bool]:
+    """The instance once `done` holds (True), or as it is when `timeout` seconds passed (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(timeout, 0.0)
+    while True:
+        signal = store.append_signal()
+        instance = await instances.get(instance_id)
+        if done(instance):
+            return instance, True
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return instance, False
+        await wait_event(signal, min(remaining, _RECHECK_SECONDS))
+
+
+def finished(instance: ProcessInstance) -> bool:
+    """Nothing more will happen (Concord's terminal statuses)."""
+    return instance.status.finished
+
+
+def settled(instance: ProcessInstance) -> bool:
+    """Finished, or waiting on a person (what `sync=true` waits for)."""
+    return instance.status.finished or instance.status is InstanceStatus.WAITING

@@ -1,0 +1,139 @@
+"""Starting, stopping and awaiting script processes: the one service DSpace and Concord share.
+
+A registered script started ad hoc runs as an instance of a system definition `script.<name>`
+(created on first use, one version per script), so every face sees it like any other
+instance. Arguments are checked against the script's parameters before anything is stored
+(422 naming each bad one); input files go to the blob store and are named in the instance's
+attributes (`inputFiles`), from where the runner copies them into the working directory (a
+name may be a relative path: `docs/a.txt` lands in `docs/`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from events.definition import LATEST
+from events.errors import InvalidInput, NotFound
+from events.instance import ProcessInstance
+from infra.blob_store import BlobStore
+from infra.event_store import EventStore
+from infra.tokens import Principal
+from services.definitions.service import DefinitionService
+from services.instances.waits import settled, wait_for
+from services.instances.service import InstanceService
+from infra.run_claims import RunClaims
+from services.scripts.registry import ScriptDescriptor, ScriptRegistry, check_arguments, is_file_path
+from services.scripts.runner import LocalRuns
+
+SYSTEM = Principal("system", "admin")
+SCRIPT_PREFIX = "script."
+
+
+class ScriptProcessService:
+    """See the module docstring."""
+
+    def __init__(self, store: EventStore, instances: InstanceService, definitions: DefinitionService,
+                 registry: ScriptRegistry, blobs: BlobStore, local: LocalRuns, *, lease_seconds: float, max_files: int) -> None:
+        self.store = store
+        self.pool: asyncpg.Pool = store.pool
+        self.instances = instances
+        self.definitions = definitions
+        self.registry = registry
+        self.blobs = blobs
+        self.local = local
+        self.lease_seconds = lease_seconds
+        self.max_files = max_files
+        self._ensured: set[str] = set()
+
+    async def start(
+        self, who: Principal, *, script: str | None = None, definition: str | None = None, selector: str | None = None,
+        arguments: dict[str, Any] | None = None, files: dict[str, bytes] | None = None, start_at: datetime | None = None,
+        start_event: str | None = None, idem: str | None = None, attributes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start (or schedule, when `start_at` is in the future) a script or a definition; `{id, status, etag}`.
+
+        `start_event` names the flow's start event, where the model has several (None: its only one).
+        """
+        if (script is None) == (definition is None):
+            raise InvalidInput("name exactly one of a script or a definition", ["script/definition: exactly one is required"])
+        files = files or {}
+        self._check_files(files)
+        if script is not None:
+            descriptor, key, selector, defaults = self.registry.get(script), SCRIPT_PREFIX + script, None, {}
+        else:
+            descriptor, defaults = await self._definition_script(definition, selector)  # type: ignore[arg-type]
+            key = definition  # type: ignore[assignment]
+        parameters = dict(arguments or {})
+        if descriptor is not None:
+            # Defaults (the configuration's `input`) for the script's own parameters, unless given.
+            given = {p.key for k in parameters if (p := descriptor.parameter(str(k))) is not None}
+            unset = {k: v for k, v in defaults.items() if (p := descriptor.parameter(str(k))) is not None and p.key not in given}
+            parameters = check_arguments(descriptor, {**unset, **parameters}, set(files))
+        else:
+            parameters = {**defaults, **parameters}
+        stored = {name: await self.blobs.put_bytes(data) for name, data in files.items()}
+        extra = {**(attributes or {}), "inputFiles": {n: {"sha256": b.sha256, "size": b.size} for n, b in stored.items()}}
+        if descriptor is not None:
+            extra["script"] = descriptor.name
+        later = start_at if start_at is not None and start_at > datetime.now(UTC) else None
+        if script is not None:
+            await self._ensure_definition(descriptor)  # type: ignore[arg-type]
+        create: dict[str, Any] = {"parameters": parameters, "attributes": extra, "start_at": later,
+                                  "start_event": start_event, "idem": idem}
+        try:
+            return await self.instances.create(who, key, selector, **create)
+        except NotFound:
+            if script is None or descriptor.name not in self._ensured:  # type: ignore[union-attr]
+                raise
+            self._ensured.discard(descriptor.name)  # type: ignore[union-attr]  # someone deleted it: make it again
+            await self._ensure_definition(descriptor)  # type: ignore[arg-type]
+            return await self.instances.create(who, key, selector, **create)
+
+    async def stop(self, who: Principal, instance_id: str) -> dict[str, Any]:
+        """Stop a process (idempotent): a running script is killed; the instance ends stopped."""
+        answer = await self.instances.stop(who, instance_id, f"stopped by {who.user}")
+        uid = UUID(answer["id"])
+        if self.local.stop_instance(uid, "requested"):
+            return answer
+        # Nobody here runs it: if no live worker holds the run either, finish the stop ourselves.
+        claims = RunClaims(self.pool, f"stopper:{uid}", lease_seconds=self.lease_seconds)
+        for key in await claims.open_runs(uid):
+            if await claims.take(key):
+                with contextlib.suppress(NotFound):
+                    answer = await self.instances.stop(SYSTEM, instance_id, f"stopped by {who.user}")
+                await claims.finish(key)
+        return answer
+
+    async def wait(self, instance_id: str, timeout: float) -> ProcessInstance:
+        """The instance once it is over or waits on a person, or as it is when `timeout` passes."""
+        instance, _ = await wait_for(self.store, self.instances, instance_id, settled, timeout)
+        return instance
+
+    async def _definition_script(self, key: str, selector: str | None) -> tuple[ScriptDescriptor | None, dict[str, Any]]:
+        definition, _ = await self.definitions.get(key)
+        configuration = definition.resolve(selector or LATEST).configuration
+        defaults = configuration.get("input") if isinstance(configuration.get("input"), dict) else {}
+        name = configuration.get("script")
+        return (self.registry.get(name) if name else None), dict(defaults)
+
+    async def _ensure_definition(self, script: ScriptDescriptor) -> None:
+        if script.name in self._ensured:
+            return
+        configuration = {"name": script.name, "description": script.description or f"ad hoc runs of {script.name}",
+                         "script": script.name}
+        await self.definitions.save(SYSTEM, SCRIPT_PREFIX + script.name, configuration, None, None)
+        self._ensured.add(script.name)
+
+    def _check_files(self, files: dict[str, bytes]) -> None:
+        problems = [f"file {name[:80]!r}: must be a relative file path (no '..', no leading '/')"
+                    for name in files if not is_file_path(name)]
+        if len(files) > self.max_files:
+            problems.append(f"file: at most {self.max_files} files")
+        if problems:
+            raise InvalidInput("invalid input files", problems)
+
