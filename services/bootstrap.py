@@ -19,6 +19,7 @@ from projections import definitions as definitions_projection
 from projections import instances as instances_projection
 from projections import script_processes as script_processes_projection
 from projections import script_tasks as script_tasks_projection
+from services.audit.log import AuditLog
 from services.common.executor import CommandExecutor
 from services.definitions.queries import DefinitionViews
 from services.definitions.service import DefinitionService
@@ -26,6 +27,7 @@ from services.definitions.flow_models import FlowModels
 from services.instances.queries import InstanceViews
 from services.instances.service import InstanceService
 from services.scripts.output import ProcessOutput
+from services.scripts.queries import ProcessViews
 from services.scripts.service import ScriptProcessService
 from services.scripts.registry import ScriptRegistry
 from services.scripts.runner import LocalRuns, ScriptRunner
@@ -49,12 +51,19 @@ class Runtime:
     definition_views: DefinitionViews
     instances: InstanceService
     instance_views: InstanceViews
+    models: FlowModels
     registry: ScriptRegistry
     blobs: BlobStore
     scripts: ScriptProcessService
+    process_views: ProcessViews
     output: ProcessOutput
     script_runner: ScriptRunner
     local_runs: LocalRuns
+    audit: AuditLog
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        await self.pool.fetchval("SELECT 1")
 
 
 async def database_url(settings: Settings) -> str:
@@ -89,18 +98,21 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             definition_views=DefinitionViews(pool),
             instances=instances,
             instance_views=InstanceViews(pool),
+            models=models,
             registry=registry,
             blobs=blobs,
             scripts=ScriptProcessService(
                 store, instances, definitions, registry, blobs, local_runs,
                 lease_seconds=settings.script_lease_seconds, max_files=settings.max_script_files,
             ),
+            process_views=ProcessViews(pool),
             output=ProcessOutput(store, blobs),
             script_runner=ScriptRunner(
                 store, registry, blobs, settings.data_dir / "runs",
                 stop_grace_seconds=settings.script_stop_grace_seconds, max_files=settings.max_script_files,
             ),
             local_runs=local_runs,
+            audit=AuditLog(store),
         )
     finally:
         await runner.stop()

@@ -25,10 +25,12 @@ from events.cron import CronError, parse_cron
 from events.errors import DomainError
 from infra.aio import background, wait_event
 from infra.leases import Lease
-from infra.tokens import Principal
+from services.common.principals import SYSTEM
+from services.common.times import iso_z
+from services.instances.commands import StartInstance
+from services.scripts.commands import StartProcess
 
 log = logging.getLogger(__name__)
-SYSTEM = Principal("system", "admin")
 NAME = "scheduler"
 _MAX_CATCH_UP = 100_000  # fire times walked to find the latest missed one
 
@@ -84,7 +86,7 @@ class Scheduler:
         started = 0
         for row in rows:
             try:
-                await self.runtime.instances.start(SYSTEM, str(row[0]), None, None, f"scheduled:{row[0]}")
+                await self.runtime.instances.start(SYSTEM, StartInstance(str(row[0])), f"scheduled:{row[0]}")
                 started += 1
             except DomainError as e:  # stopped or deleted meanwhile, or started by another scheduler
                 log.info("scheduled start of %s skipped: %s", row[0], e)
@@ -111,9 +113,9 @@ class Scheduler:
         return fired
 
     async def _fire(self, key: str, due: datetime) -> None:
-        stamp = due.isoformat().replace("+00:00", "Z")
+        stamp = iso_z(due)
         try:
-            await self.runtime.scripts.start(SYSTEM, definition=key, idem=f"cron:{key}:{stamp}", attributes={"cronFire": stamp})
+            await self.runtime.scripts.start(SYSTEM, StartProcess(definition=key, attributes={"cronFire": stamp}), f"cron:{key}:{stamp}")
         except DomainError as e:  # disabled meanwhile, or defaults that do not fit the script
             log.warning("cron run of %s at %s not started: %s", key, stamp, e)
 
