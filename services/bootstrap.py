@@ -10,7 +10,7 @@ import asyncpg
 
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
-from infra.postgres import create_pool, migrate, start_embedded
+from infra.postgres import create_pool, migrate, ping, start_embedded
 from infra.projection_runner import ProjectionRunner
 from infra.settings import Settings
 from infra.tokens import TokenStore
@@ -63,7 +63,7 @@ class Runtime:
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
-        await self.pool.fetchval("SELECT 1")
+        await ping(self.pool)
 
 
 async def database_url(settings: Settings) -> str:

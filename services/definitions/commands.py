@@ -1,13 +1,14 @@
 """Commands on process definitions (each a frozen dataclass) and what they answer.
 
 Every field takes part in the Idempotency-Key digest (services/common/executor.py), so two
-commands that differ anywhere never share a stored answer.
+commands that differ anywhere never share a stored answer. `records` names the events a
+command may record (not a field; docs/architecture.md is built from it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from services.definitions.models import ConfigurationVersion
 
@@ -15,6 +16,13 @@ from services.definitions.models import ConfigurationVersion
 @dataclass(frozen=True)
 class SaveDefinition:
     """Create the definition, or add a version when the configuration changed."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessDefinition.Registered",
+        "ProcessDefinition.VersionCreated",
+        "ProcessKey.Opened",
+        "ProcessKey.Claimed",
+    )
 
     key: str
     configuration: dict[str, Any]
@@ -24,6 +32,8 @@ class SaveDefinition:
 @dataclass(frozen=True)
 class TagVersion:
     """Put a tag on a version (moving it from another)."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessDefinition.Tagged",)
 
     key: str
     selector: str
@@ -35,6 +45,8 @@ class TagVersion:
 class UntagVersion:
     """Remove a tag, keeping its version."""
 
+    records: ClassVar[tuple[str, ...]] = ("ProcessDefinition.TagRemoved",)
+
     key: str
     tag: str
     if_match: int | None = None
@@ -43,6 +55,12 @@ class UntagVersion:
 @dataclass(frozen=True)
 class RemoveVersion:
     """Remove one version (the last one deletes the definition)."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessDefinition.VersionRemoved",
+        "ProcessDefinition.Deleted",
+        "ProcessKey.Released",
+    )
 
     key: str
     selector: str
@@ -53,6 +71,8 @@ class RemoveVersion:
 class DeleteDefinition:
     """Delete the definition and all its versions."""
 
+    records: ClassVar[tuple[str, ...]] = ("ProcessDefinition.Deleted", "ProcessKey.Released")
+
     key: str
     if_match: int | None = None
 
@@ -60,6 +80,13 @@ class DeleteDefinition:
 @dataclass(frozen=True)
 class RenameDefinition:
     """Move a definition to a new key; the old key becomes free."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessDefinition.Renamed",
+        "ProcessKey.Opened",
+        "ProcessKey.Claimed",
+        "ProcessKey.Released",
+    )
 
     key: str
     new_key: str

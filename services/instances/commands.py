@@ -1,14 +1,15 @@
 """Commands on process instances (each a frozen dataclass) and what they answer.
 
 Every field takes part in the Idempotency-Key digest (services/common/executor.py), so two
-commands that differ anywhere never share a stored answer.
+commands that differ anywhere never share a stored answer. `records` names the events a
+command may record (not a field; docs/architecture.md is built from it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,15 @@ class CreateInstance:
 
     With `start_at` the instance is scheduled instead; the scheduler starts it then, at `start_event`.
     """
+
+    # The events this command may record (docs/architecture.md).
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.Created",
+        "ProcessInstance.Scheduled",
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+    )
 
     key: str
     selector: str | None = None
@@ -36,6 +46,13 @@ class CreateInstance:
 class StartInstance:
     """Start a created instance's flow (a scheduled one at the start event it was created with, if none is given)."""
 
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+        "ProcessInstance.Ended",
+    )
+
     instance_id: str
     start_event: str | None = None
     if_match: int | None = None
@@ -44,6 +61,14 @@ class StartInstance:
 @dataclass(frozen=True)
 class MoveOn:
     """Leave the current task for `target`, the branch of `action`, or the only reachable element."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskAbandoned",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+        "ProcessInstance.Ended",
+    )
 
     instance_id: str
     target: str | None = None
@@ -54,6 +79,15 @@ class MoveOn:
 @dataclass(frozen=True)
 class UpdateInstance:
     """Record form data and documents, fire a trigger if given, then set a new assignment."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.FormDataSubmitted",
+        "ProcessInstance.DocumentAttached",
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AssignmentChanged",
+        "ProcessInstance.Ended",
+    )
 
     instance_id: str
     trigger: str | None = None
@@ -67,6 +101,13 @@ class UpdateInstance:
 class CompleteProcess:
     """Move task by task towards an end; the answer's `problems` say where and why it stopped."""
 
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+        "ProcessInstance.Ended",
+    )
+
     instance_id: str
     if_match: int | None = None
 
@@ -74,6 +115,13 @@ class CompleteProcess:
 @dataclass(frozen=True)
 class CompleteTask:
     """A worker finished an automated task: the flow moves on."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.AutomatedTaskCompleted",
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.Ended",
+    )
 
     instance_id: str
     element_id: str
@@ -84,6 +132,8 @@ class CompleteTask:
 class FailTask:
     """A worker could not finish an automated task: the instance fails."""
 
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.AutomatedTaskFailed", "ProcessInstance.Failed")
+
     instance_id: str
     element_id: str
     error: str
@@ -93,6 +143,8 @@ class FailTask:
 class StopInstance:
     """Stop the instance (idempotent once it is over)."""
 
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.StopRequested", "ProcessInstance.Stopped")
+
     instance_id: str
     reason: str | None = None
     if_match: int | None = None
@@ -101,6 +153,8 @@ class StopInstance:
 @dataclass(frozen=True)
 class DeleteInstance:
     """Tombstone the instance: reads hide it, the log keeps who and why."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.Deleted",)
 
     instance_id: str
     reason: str | None = None

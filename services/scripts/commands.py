@@ -1,10 +1,13 @@
-"""Commands on script processes (each a frozen dataclass): start one, stop one."""
+"""Commands on script processes (each a frozen dataclass): start one, stop one.
+
+`records` names the events a command may record (not a field; docs/architecture.md is built from it).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,16 @@ class StartProcess:
     Exactly one of `script` and `definition` is named; `start_event` names the flow's start
     event where the model has several. `files` are the input files, by relative path.
     """
+
+    # The events this command may record (docs/architecture.md).
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessDefinition.VersionCreated",
+        "ProcessInstance.Created",
+        "ProcessInstance.Scheduled",
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+    )
 
     script: str | None = None
     definition: str | None = None
@@ -28,5 +41,7 @@ class StartProcess:
 @dataclass(frozen=True)
 class StopProcess:
     """Stop a process: a running script is killed, the instance ends stopped (idempotent)."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.StopRequested", "ProcessInstance.Stopped")
 
     instance_id: str

@@ -30,7 +30,8 @@ from services.instances.commands import CreateInstance, InstanceChanged, StopIns
 from services.instances.waits import settled
 from services.instances.service import InstanceService
 from infra.run_claims import RunClaims
-from services.scripts.registry import ScriptDescriptor, ScriptRegistry, check_arguments, is_file_path
+from services.scripts.descriptor import ScriptDescriptor
+from services.scripts.registry import ScriptRegistry, check_arguments, is_file_path
 from services.scripts.commands import StartProcess, StopProcess
 from services.scripts.runner import LocalRuns
 

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from services.common.times import iso_z as iso
 from services.scripts.queries import ProcessSummary
-from services.scripts.registry import ScriptDescriptor, ScriptRegistry
+from services.scripts.descriptor import ScriptDescriptor
+from services.scripts.registry import ScriptRegistry
 
 PROCESSES = "/api/system/processes"
 SCRIPTS = "/api/system/scripts"
