@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from services.common.times import parse_moment
 from services.http.problems import ProblemError
 
 # ASCII digits only (str.isdigit() also accepts '²'), and short enough for a bigint.
@@ -52,9 +53,8 @@ def as_of(request: web.Request) -> tuple[int | None, datetime | None] | None:
     if _VERSION.fullmatch(raw):
         return int(raw), None
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        # In UTC now, so that the database never sees a moment outside its range.
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-    except (ValueError, OverflowError):
+        # In UTC, so that the database never sees a moment outside its range.
+        moment = parse_moment(raw)
+    except ValueError:
         raise ProblemError(400, f"asOf must be a version number or an ISO-8601 time, got {raw[:40]!r}") from None
     return None, moment

@@ -7,7 +7,8 @@ import re
 from services.http.problems import ProblemError
 
 MAX_INT = 2**31 - 1  # PostgreSQL LIMIT/OFFSET and every page number we serve stay below this
-_INTEGER = re.compile(r"-?[0-9]{1,10}")
+MAX_VERSION = 2**63 - 1  # event positions and aggregate versions are bigints
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def integer(raw: str | None, name: str, *, default: int, minimum: int = 0, maximum: int = MAX_INT) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from infra.aio import wait_event
-from services.http.problems import ProblemError
+from services.http.params import MAX_VERSION, integer
 
 KEEPALIVE_SECONDS = 15.0
 Item = tuple[int, str, bytes]
@@ -18,10 +18,8 @@ Item = tuple[int, str, bytes]
 
 def resume_point(request: web.Request) -> int:
     """Where a stream starts: `Last-Event-ID`, else `?after=`, else the beginning."""
-    raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
-    if not raw.isdigit():
-        raise ProblemError(400, f"Last-Event-ID and after must be non-negative integers, got {raw!r}")
-    return int(raw)
+    raw = request.headers.get("Last-Event-ID") or request.query.get("after")
+    return integer(raw, "Last-Event-ID and after", default=0, maximum=MAX_VERSION)
 
 
 async def stream(

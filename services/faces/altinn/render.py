@@ -8,6 +8,7 @@ from xml.sax.saxutils import quoteattr
 from events.engine import exit_problems
 from events.flow import FlowGraph, NodeKind
 from events.instance import ProcessInstance as I
+from services.common.times import iso_z
 
 _PROCESS_EVENTS = {
     I.Started: "process:Start",
@@ -22,27 +23,23 @@ _BPMN_TAGS = {
 }
 
 
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 def process_state(instance: Any, graph: FlowGraph) -> dict[str, Any]:
     """`AppProcessState`: started, startEvent, currentTask, ended, endEvent."""
-    state: dict[str, Any] = {"started": _iso(instance.started_at), "startEvent": instance.start_event}
+    state: dict[str, Any] = {"started": iso_z(instance.started_at), "startEvent": instance.start_event}
     task = instance.current_task
     if task is not None:
         node, visit = graph.node(task), instance.visits[-1]
         state["currentTask"] = {
             "flow": visit.flow,
-            "started": _iso(visit.started),
+            "started": iso_z(visit.started),
             "elementId": task,
             "name": node.name,
             "altinnTaskType": node.task_type,
-            "validated": {"timestamp": _iso(instance.modified_on), "canCompleteTask": not exit_problems(node, instance.facts())},
+            "validated": {"timestamp": iso_z(instance.modified_on), "canCompleteTask": not exit_problems(node, instance.facts())},
         }
     else:
         state["currentTask"] = None
-    state["ended"] = _iso(instance.ended_at)
+    state["ended"] = iso_z(instance.ended_at)
     state["endEvent"] = instance.end_event
     return state
 
@@ -53,10 +50,10 @@ def process_history(instance: Any) -> list[dict[str, Any]]:
     for visit in instance.visits:
         if visit.kind == "task":
             history.append({"eventType": "process_StartTask", "elementId": visit.element_id, "flow": visit.flow,
-                            "started": _iso(visit.started), "ended": _iso(visit.ended)})
+                            "started": iso_z(visit.started), "ended": iso_z(visit.ended)})
         else:
             kind = "process_StartEvent" if visit.kind == "start" else "process_EndEvent"
-            history.append({"eventType": kind, "elementId": visit.element_id, "occured": _iso(visit.started)})
+            history.append({"eventType": kind, "elementId": visit.element_id, "occured": iso_z(visit.started)})
     return history
 
 
@@ -71,13 +68,13 @@ def process_events(events: list[Any], graph: FlowGraph) -> list[dict[str, Any]]:
         info = process_state(instance, graph)
         if isinstance(event, (I.TaskEnded, I.TaskAbandoned)):
             visit = instance.visits[-1]
-            info["currentTask"] = {"flow": visit.flow, "started": _iso(visit.started), "elementId": visit.element_id,
-                                   "altinnTaskType": visit.task_type, "ended": _iso(visit.ended)}
+            info["currentTask"] = {"flow": visit.flow, "started": iso_z(visit.started), "elementId": visit.element_id,
+                                   "altinnTaskType": visit.task_type, "ended": iso_z(visit.ended)}
         rendered.append({
             "instanceId": f"{instance.owner or 0}/{instance.id}",
             "eventType": name,
             "processInfo": info,
-            "createdDateTime": _iso(event.timestamp),
+            "createdDateTime": iso_z(event.timestamp),
         })
     return rendered
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from services.http import sse
 from services.http.headers import json_response
-from services.http.problems import ProblemError
+from services.http.params import MAX_VERSION, integer
 from services.http.routes import Route
 from services.http.context import request_context
 
@@ -28,11 +28,7 @@ def _entry(event: Any) -> dict[str, Any]:
 
 
 def _after(raw: str | None, name: str) -> int:
-    if raw is None or raw == "":
-        return 0
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ProblemError(400, f"{name} must be an event version number, got {raw[:20]!r}")
-    return int(raw)
+    return integer(raw, name, default=0, maximum=MAX_VERSION)
 
 
 async def _events_after(request: web.Request, after: int) -> list[dict[str, Any]]:
