@@ -20,13 +20,18 @@ from events.concord_forms import FormSpec, accept
 from events.concord_project import Project, ProjectView, Step, deep_merge, parse_duration
 from events.concord_runtime import ERROR, FlowError, Machine, RunLimits
 from events.engine import FlowConflict
-from events.errors import Conflict, InvalidInput
+from events.errors import Conflict, InvalidInput, NotFound
 from events.flow import NodeKind, WorkflowError
 
 if TYPE_CHECKING:
     from events.instance import ProcessInstance
 
 PROFILES_ATTRIBUTE = "activeProfiles"
+
+
+class FormNotWaiting(NotFound):
+    """The process does not (or no longer) wait on the form named."""
+
 TIMED_OUT = "process timed out"
 
 
@@ -125,12 +130,18 @@ class ConcordFlow:
 
     # --- resuming -----------------------------------------------------------------------------
 
+    def concord_form_errors(self: ProcessInstance, program: ConcordProgram, form: str,  # type: ignore[misc]
+                            submitted: dict[str, Any]) -> dict[str, str]:
+        """The errors by field a submission would get (empty: it would be accepted); records nothing."""
+        waiting = self._waiting_form(form)
+        machine, step = self._machine(program, "")
+        shown = {f["name"]: {"value": f.get("value"), "allow": f.get("allowedValue")} for f in waiting["fields"]}
+        return accept(machine.form_spec(step), shown, submitted)[1]
+
     def submit_concord_form(self: ProcessInstance, program: ConcordProgram, form: str, submitted: dict[str, Any],  # type: ignore[misc]
                             user: str, now: datetime | None = None) -> dict[str, str]:
         """Check a submission; when it is accepted record it and run on. The errors by field (empty: accepted)."""
-        waiting = self.forms_waiting.get(form)
-        if waiting is None:
-            raise FlowConflict(f"the process does not wait on form {form!r}")
+        waiting = self._waiting_form(form)
         if self._timed_out(now, user):
             return {}
         machine, step = self._machine(program, user)
@@ -174,6 +185,13 @@ class ConcordFlow:
         return self._timed_out(now, user)
 
     # --- internals --------------------------------------------------------------------------
+
+    def _waiting_form(self: ProcessInstance, form: str) -> dict[str, Any]:  # type: ignore[misc]
+        self._require_live()
+        waiting = self.forms_waiting.get(form)
+        if waiting is None or self.status.finished:
+            raise FormNotWaiting(f"the process does not wait on form {form!r}")
+        return waiting
 
     def _limits(self: ProcessInstance) -> RunLimits:  # type: ignore[misc]
         limits = (self.concord or {}).get("limits") or {}

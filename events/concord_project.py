@@ -158,6 +158,7 @@ def load_project(files: dict[str, str | bytes], limits: YamlLimits = YamlLimits(
     if not names or names[0] not in ROOT_FILES:
         raise WorkflowError("no project file", ["concord.yml: the project's root file is missing"])
     problems: list[str] = []
+    compiler = _Compiler(names[0])
     merged: dict[str, Any] = {"configuration": {}, "flows": {}, "forms": {}, "profiles": {}}
     for name in names:
         document = load_yaml(files[name], name, limits)
@@ -176,11 +177,10 @@ def load_project(files: dict[str, str | bytes], limits: YamlLimits = YamlLimits(
                 continue
             merged[section].update(value)
         if isinstance(document.get("configuration"), dict):
+            problems.extend(compiler.configuration(document["configuration"], "configuration", name))
             merged["configuration"] = deep_merge(merged["configuration"], document["configuration"])
         elif document.get("configuration") is not None:
             problems.append(f"{_at(document, 'configuration', name)}: configuration must be a mapping")
-    compiler = _Compiler(names[0])
-    problems.extend(compiler.configuration(merged["configuration"], "configuration"))
     flows = compiler.flows(merged["flows"], "")
     forms = compiler.forms(merged["forms"])
     profiles: dict[str, dict[str, Any]] = {}
@@ -190,7 +190,7 @@ def load_project(files: dict[str, str | bytes], limits: YamlLimits = YamlLimits(
             continue
         compiler.problems.extend(f"{_at(body, k, names[0])}: profile {profile!r}: unsupported key {k!r}" for k in body if k not in _PROFILE)
         configuration = body.get("configuration") or {}
-        compiler.problems.extend(compiler.configuration(configuration, f"profiles.{profile}.configuration"))
+        compiler.problems.extend(compiler.configuration(configuration, f"profiles.{profile}.configuration", names[0]))
         profiles[profile] = {
             "flows": compiler.flows(body.get("flows") or {}, f"{profile}/"),
             "forms": compiler.forms(body.get("forms") or {}),
@@ -236,12 +236,12 @@ class _Compiler:
     def at(self, where: Where) -> str:
         return f"{where.file} (line {where.line})"
 
-    def configuration(self, configuration: Any, path: str) -> list[str]:
+    def configuration(self, configuration: Any, path: str, file: str) -> list[str]:
         if not isinstance(configuration, dict):
-            return [f"{path}: must be a mapping"]
+            return [f"{file}: {path} must be a mapping"]
         problems = []
         for key, value in configuration.items():
-            spot = _at(configuration, key, self.root)
+            spot = _at(configuration, key, file)
             if key in _CONFIG_REFUSED:
                 problems.append(f"{spot}: configuration.{key}: {_CONFIG_REFUSED[key]}")
             elif key not in _CONFIG:

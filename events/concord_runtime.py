@@ -160,14 +160,14 @@ class Machine:
         if step.loop is not None and not self.frames[-1].get("looping") == step.id:
             return self.begin_loop(step)
         self.sink.step_started(step)
-        if step.kind in ("expr", "task") and "error" in step.blocks:
-            try:
-                return getattr(self, f"_{step.kind}")(step)
-            except FlowError as e:
-                self.sink.step_ended(step, "failed")
+        try:
+            waiting = getattr(self, f"_{step.kind}")(step)
+        except FlowError as e:
+            self.sink.step_ended(step, "failed")
+            if step.kind in ("expr", "task") and "error" in step.blocks:
                 self.catch(step, e)
                 return False
-        waiting = getattr(self, f"_{step.kind}")(step)
+            raise
         if not waiting and step.kind not in ("call", "try", "if", "switch", "return", "exit"):
             self.sink.step_ended(step, "completed")
         return waiting
@@ -337,10 +337,11 @@ class Machine:
         """Unwind to the nearest error block; False (and the process failed) when there is none."""
         while self.frames:
             frame = self.frames.pop()
+            opened = frame.get("call") or frame.get("group")
+            if opened:
+                self.sink.step_ended(self.step(opened), "failed")
             if "catch" in frame:
-                step = self.step(frame["catch"])
-                self.sink.step_ended(step, "failed")
-                self.catch(step, error)
+                self.catch(self.step(frame["catch"]), error)
                 return True
         self.fail(error)
         return False
