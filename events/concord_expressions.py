@@ -432,7 +432,19 @@ def _compare(op: str, a: Any, b: Any) -> bool:
     return {"<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]
 
 
+_LONG = 2 ** 63  # Java's long, and what a stored JSON number holds
+
+
 def _arith(op: str, a: Any, b: Any) -> int | float:
+    result = _arith_raw(op, a, b)
+    if isinstance(result, int) and not -_LONG <= result < _LONG:
+        raise ExpressionError(f"{to_text(a)} {op} {to_text(b)} overflows a long")
+    if isinstance(result, float) and (math.isinf(result) or math.isnan(result)):
+        raise ExpressionError(f"{to_text(a)} {op} {to_text(b)} is not a finite number")
+    return result
+
+
+def _arith_raw(op: str, a: Any, b: Any) -> int | float:
     x, y = _number(a), _number(b)
     if op == "+":
         return x + y

@@ -124,9 +124,14 @@ class _Walker:
             if node.tag == "tag:yaml.org,2002:timestamp":
                 return node.value  # kept as text: Concord reads dates as strings
             try:
-                return self.constructor.construct_object(node, deep=True)
+                scalar = self.constructor.construct_object(node, deep=True)
             except (yaml.YAMLError, ValueError, OverflowError) as e:
                 raise self.refuse(node, f"bad scalar: {e}") from None
+            if isinstance(scalar, int) and not isinstance(scalar, bool) and not -(2**63) <= scalar < 2**63:
+                raise self.refuse(node, "a whole number must fit in 64 bits")
+            if isinstance(scalar, float) and (scalar != scalar or scalar in (float("inf"), float("-inf"))):
+                raise self.refuse(node, "numbers must be finite")
+            return scalar
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
                 raise self.refuse(node, f"tag {node.tag!r} is not allowed")
