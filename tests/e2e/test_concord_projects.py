@@ -136,6 +136,23 @@ async def test_a_form_walk_through(api) -> None:
     assert instance.variables["myForm"]["origin"] == "portal"
 
 
+async def test_a_form_submission_retried_with_its_idempotency_key_answers_the_first_answer(api) -> None:
+    pid = (await started(api, project_zip("form")))["instanceId"]
+    values = {"fullName": "Ada Lovelace", "age": 36, "colour": "grey", "subscribe": False}
+    headers = {"Idempotency-Key": "form-1"}
+    first = await api.user("POST", f"{BASE}/{pid}/form/myForm", json=values, headers=headers)
+    assert await first.json() == {"ok": True, "processInstanceId": pid}
+    count = await api.event_count()
+    again = await api.user("POST", f"{BASE}/{pid}/form/myForm", json=values, headers=headers)
+    assert again.status == 200 and await again.json() == {"ok": True, "processInstanceId": pid}
+    other = await api.user("POST", f"{BASE}/{pid}/form/myForm", json={**values, "age": 37}, headers=headers)
+    assert other.status == 422 and other.content_type == "application/problem+json"
+    unkeyed = await api.user("POST", f"{BASE}/{pid}/form/myForm", json=values)
+    assert unkeyed.status == 404  # the form no longer waits
+    assert await api.event_count() == count
+    assert [t for _, t in await log_of(api, pid)] == ["asking for details", "Hello, Ada Lovelace, aged 36, likes grey"]
+
+
 async def test_profiles_and_extra_files_merge(api) -> None:
     plain = await started(api, project_zip("profiles"))
     assert [t for _, t in await log_of(api, plain["instanceId"])] == ["env=base db=localhost:5432", "quiet helper"]

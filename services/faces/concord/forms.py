@@ -27,13 +27,13 @@ from events.instance_state import InstanceStatus as S
 from services.faces.concord.payload import parse_bool
 from services.faces.concord.process import late, visible_instance, wait_limit
 from services.faces.concord.render import entry
-from services.http.app_keys import RUNTIME
-from services.http.auth import principal_of
 from services.http.body import read_json
-from services.http.headers import idempotency_key, json_response
+from services.http.context import request_context
+from services.http.headers import json_response
 from services.http.multipart import read_form
 from services.http.problems import ProblemError
-from services.instances.waits import settled, wait_for
+from services.instances.commands import ResumeEvent, SubmitForm
+from services.instances.waits import settled
 
 
 def _waiting(instance: Any) -> dict[str, dict[str, Any]]:
@@ -49,7 +49,7 @@ async def list_forms(request: web.Request) -> web.Response:
 async def get_form(request: web.Request) -> web.Response:
     """One waiting form with its fields as they stand."""
     instance = await visible_instance(request)
-    name = request.match_info["formName"]
+    name = request_context(request).match("formName")
     form = _waiting(instance).get(name)
     if form is None:
         raise ProblemError(404, f"process {instance.id} does not wait on form {name[:80]!r}")
@@ -60,11 +60,12 @@ async def get_form(request: web.Request) -> web.Response:
 
 async def submit_form(request: web.Request) -> web.Response:
     """Submit a waiting form: `ok`, or the errors by field."""
+    ctx = request_context(request)
     instance = await visible_instance(request)
-    name = request.match_info["formName"]
-    if name not in _waiting(instance):
-        raise ProblemError(404, f"process {instance.id} does not wait on form {name[:80]!r}")
-    runtime = request.app[RUNTIME]
+    name = ctx.match("formName")
+    # Whether the form still waits is the command's to say: a retry with the same
+    # Idempotency-Key after the form was accepted answers the first answer again.
+    runtime = ctx.runtime
     files: dict[str, bytes] = {}
     if request.content_type == "multipart/form-data":
         form = await read_form(request, max_parts=runtime.settings.max_form_parts, max_bytes=runtime.settings.max_upload_bytes)
@@ -78,13 +79,13 @@ async def submit_form(request: web.Request) -> web.Response:
         values = await read_json(request)
         if not isinstance(values, dict):
             raise ProblemError(400, "a form submission is a JSON object of field values")
-    outcome = await runtime.concord_forms.submit(principal_of(request), str(instance.id), name, values, files,
-                                                 idempotency_key(request))
-    body: dict[str, Any] = {"ok": outcome.ok, "processInstanceId": outcome.instance_id}
+    command = SubmitForm(str(instance.id), name, values, files)
+    outcome = await runtime.concord_forms.submit(ctx.principal, command, ctx.idempotency_key)
+    body: dict[str, Any] = {"ok": outcome.ok, "processInstanceId": outcome.id}
     if not outcome.ok:
         body["errors"] = outcome.errors
     elif parse_bool(request.query.get("sync"), "sync"):
-        waited, done = await wait_for(runtime.store, runtime.instances, outcome.instance_id, settled, wait_limit(request))
+        waited, done = await runtime.instances.wait(outcome.id, settled, wait_limit(request))
         if not done:
             raise late(waited, wait_limit(request))
         body["status"] = entry(waited)["status"]
@@ -93,7 +94,8 @@ async def submit_form(request: web.Request) -> web.Response:
 
 async def resume_event(request: web.Request) -> web.Response:
     """Resume a process waiting for a `suspend` event."""
+    ctx = request_context(request)
     instance = await visible_instance(request)
-    await request.app[RUNTIME].concord_forms.resume(principal_of(request), str(instance.id), request.match_info["eventName"],
-                                                    idempotency_key(request))
+    command = ResumeEvent(str(instance.id), ctx.match("eventName"))
+    await ctx.runtime.concord_forms.resume(ctx.principal, command, ctx.idempotency_key)
     return json_response({"ok": True})

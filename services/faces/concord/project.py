@@ -10,18 +10,19 @@ registered script. Parsing runs in an executor, off the event loop.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from events.concord_project import Project
 from events.errors import NotFound
 from events.flow import WorkflowError
 from events.workflow import concord_project, is_concord
 from services.faces.concord.payload import StartPlan
+from services.http.context import RequestContext
 from services.http.problems import ProblemError
 
 
-async def check_project(runtime: Any, plan: StartPlan) -> None:
+async def check_project(ctx: RequestContext, plan: StartPlan) -> None:
     """Refuse (400) an ad hoc Concord project that cannot run here; a no-op for anything else."""
+    runtime = ctx.runtime
     workflow = (plan.adhoc or {}).get("workflow")
     if not is_concord(workflow):
         if plan.profiles:

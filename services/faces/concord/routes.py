@@ -31,6 +31,9 @@ and `concord_payload.py` for what an upload runs):
   (the query's other parameters are its arguments) and answers 303 to a plain HTML page with the
   definition's start form and the process's status. It needs a token like every route.
 - A user sees only processes they started; an admin sees all; anyone else is 403.
+- Concord projects (`concord.yml`): `project.py` refuses at start what cannot run here;
+  `forms.py` holds the form API and the `resume` route; a flow's own log lines read
+  `<ISO time> [INFO ] <text>` (`[ERROR]` for the failure), as Concord's do.
 """
 
 from __future__ import annotations

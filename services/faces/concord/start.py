@@ -30,10 +30,11 @@ from services.scripts.commands import StartProcess
 
 async def start_upload(request: web.Request) -> web.Response:
     """`POST /api/v1/process` with a ZIP or a form (dispatched here by `services/faces/dispatch.py`)."""
+    ctx = request_context(request)
     plan = await plan_upload(request)
-    await check_project(request_context(request).runtime, plan)
+    await check_project(ctx, plan)
     result = await _run_plan(request, plan)
-    instance = await request_context(request).runtime.instances.get(result.id)
+    instance = await ctx.runtime.instances.get(result.id)
     return await _started(request, result.id, instance.definition_key, plan.sync, result.etag)
 
 
