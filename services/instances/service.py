@@ -153,7 +153,7 @@ class InstanceService:
 
     async def fail_task(self, who: Principal, command: FailTask, idem: str | None = None) -> InstanceChanged:
         """A worker could not finish an automated task: the instance fails."""
-        return await self._change(who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error))
+        return await self._change(who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error, g, who.user))
 
     async def stop(self, who: Principal, command: StopInstance, idem: str | None = None) -> InstanceChanged:
         """Stop the instance (idempotent once it is over)."""
