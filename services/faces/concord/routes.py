@@ -1,16 +1,15 @@
 """The Concord face (seed 000): start from a ZIP, a form or an entry point; status, kill, wait, log.
 
-This module is the face's route table; the handlers are in `concord_start.py` (the starts,
-whose two upload routes are Hackney's: the app hands them over), `concord_upload.py` (reading an
-upload) and `concord_process.py` (one process's reads).
+This module is the face's route table; the handlers are in `start.py` (the starts: the two upload
+routes are shared with Hackney and dispatched by `services/faces/dispatch.py`), `upload.py` (reading
+an upload), `process.py` (one process's reads), `project.py` and `forms.py` (Concord projects).
 
-Choices where the document is thin or wrong (see shared/design/seed-semantics.md, section A,
-and `concord_payload.py` for what an upload runs):
+Choices where the document is thin or wrong (see docs/faces.md, and `payload.py` for what an
+upload runs):
 - Starting: `POST /api/v1/process` with `application/octet-stream`, `application/zip` or
-  `multipart/form-data` is this face (Hackney's route hands it over through `UPLOAD_START`);
-  `POST /api/v1/process/{entryPoint}` with a colon in the entry point is this face too
-  (Hackney's route hands it over through `ENTRY_POINT_START`; a bare name is Hackney's start,
-  which means the same). Both answer 201 with `Location`, `instanceId`, `ok` and Hackney's `id`.
+  `multipart/form-data` is this face; `POST /api/v1/process/{entryPoint}` with a colon in the
+  entry point is this face too (a bare name is Hackney's start, which means the same). Both
+  answer 201 with `Location`, `instanceId`, `ok` and Hackney's `id`.
   An upload naming a flow (start event) may carry files and `startAt` like any other.
 - `sync=true` (query, or a form part) is kept, as the document asks (real Concord removed it):
   the request waits until the process ends or waits on a person, at most `max_wait_seconds`;
