@@ -62,3 +62,5 @@ class Settings(BaseSettings):
     scheduler_poll_seconds: float = 1.0
     # Run the script worker and the scheduler inside `serve` (off for a read-only replica).
     run_workers: bool = True
+    # Portal (issue 11): a browser session ends after this long without a request.
+    portal_session_idle_seconds: float = 8 * 3600

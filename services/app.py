@@ -18,6 +18,8 @@ from services.faces.hackney import routes as hackney
 from services.faces.instance_feed import routes as instance_feed
 from services.faces.opendatadsl import routes as opendatadsl
 from services.faces.system import routes as system
+from services.faces.portal import routes as portal
+from services.faces.portal.security import portal_middleware
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware
@@ -36,7 +38,7 @@ ROUTES: list[Route] = [
 
 def create_app(settings: Settings) -> web.Application:
     """A ready-to-run application; the database and workers open when it starts."""
-    middlewares = [problem_middleware, auth_middleware]
+    middlewares = [problem_middleware, portal_middleware, auth_middleware]
     if settings.log_requests:
         middlewares.insert(0, request_log_middleware)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
@@ -45,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
         registered = app.router.add_route(route.method, route.path, route.handler)
         app[ROUTE_SPECS][registered] = route
     app[OPENAPI] = build_document(ROUTES, metadata.version("procession"))
+    portal.install(app)  # pages for people, outside the API's route table and OpenAPI
     # Concord shares Hackney's two start routes (faces.md): Hackney hands these requests over.
     app[hackney.UPLOAD_START] = concord_start.start_upload
     app[hackney.ENTRY_POINT_START] = concord_start.start_entry_point

@@ -12,6 +12,7 @@ from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.postgres import create_pool, migrate, start_embedded
 from infra.projection_runner import ProjectionRunner
+from infra.sessions import SessionStore
 from infra.settings import Settings
 from infra.tokens import TokenStore
 from infra.transcoder import create_mapper
@@ -55,6 +56,7 @@ class Runtime:
     output: ProcessOutput
     script_runner: ScriptRunner
     local_runs: LocalRuns
+    sessions: SessionStore
 
 
 async def database_url(settings: Settings) -> str:
@@ -101,6 +103,7 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
                 stop_grace_seconds=settings.script_stop_grace_seconds, max_files=settings.max_script_files,
             ),
             local_runs=local_runs,
+            sessions=SessionStore(pool, idle_seconds=settings.portal_session_idle_seconds),
         )
     finally:
         await runner.stop()
