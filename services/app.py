@@ -17,9 +17,9 @@ from services.faces.dspace import routes as dspace
 from services.faces.hackney import routes as hackney
 from services.faces.instance_feed import routes as instance_feed
 from services.faces.opendatadsl import routes as opendatadsl
-from services.faces.system import routes as system
 from services.faces.portal import routes as portal
 from services.faces.portal.security import portal_middleware
+from services.faces.system import routes as system
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
 from services.http.problems import problem_middleware

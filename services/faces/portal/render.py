@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from services.faces.portal.security import SESSION, STATIC
-from services.keys import PRINCIPAL
+from services.http.app_keys import PRINCIPAL
 
 HTMX = "htmx-2.0.11.min.js"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

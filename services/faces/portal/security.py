@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from events.errors import DomainError
 from infra.sessions import Session
 from services.http.problems import ProblemError, domain_status, log, validation_messages
-from services.keys import PRINCIPAL, RUNTIME
+from services.http.app_keys import PRINCIPAL, RUNTIME
 
 SESSION_COOKIE = "procession_session"
 SIGN_IN_COOKIE = "procession_signin"

@@ -8,7 +8,7 @@ from services.faces.portal.render import page
 from services.faces.portal.security import (
     SESSION_COOKIE, SIGN_IN_COOKIE, UI, Refused, check_csrf, session_of, set_session_cookie, sign_in_token,
 )
-from services.keys import RUNTIME
+from services.http.app_keys import RUNTIME
 
 
 def _next(raw: object) -> str:
