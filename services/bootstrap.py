@@ -24,6 +24,7 @@ from services.common.executor import CommandExecutor
 from services.definitions.queries import DefinitionViews
 from services.definitions.service import DefinitionService
 from services.definitions.flow_models import FlowModels
+from services.instances.history import InstanceHistory
 from services.instances.queries import InstanceViews
 from services.instances.service import InstanceService
 from services.scripts.output import ProcessOutput
@@ -57,6 +58,7 @@ class Runtime:
     script_runner: ScriptRunner
     local_runs: LocalRuns
     sessions: SessionStore
+    history: InstanceHistory
 
 
 async def database_url(settings: Settings) -> str:
@@ -104,6 +106,7 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             ),
             local_runs=local_runs,
             sessions=SessionStore(pool, idle_seconds=settings.portal_session_idle_seconds),
+            history=InstanceHistory(store),
         )
     finally:
         await runner.stop()

@@ -129,3 +129,18 @@ async def sign_in(page: Page, server: Server, user: str, *, path: str = "/ui/") 
     await page.get_by_label("Token").fill(server.tokens[user])
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(lambda url: "/ui/sign-in" not in url)
+
+
+async def api(server: Server, user: str, method: str, path: str, **kw: object) -> object:
+    """Call the API as someone (to set up what a test needs); the JSON answer."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {server.tokens[user]}"}) as session:
+        async with session.request(method, server.url + path, **kw) as response:
+            assert response.status < 300, await response.text()
+            return await response.json() if response.content_type.endswith("json") else await response.text()
+
+
+async def define(server: Server, key: str, configuration: dict) -> None:
+    """An admin saves a definition (PUT creates or adds a version)."""
+    await api(server, "alice", "POST", "/api/process/v1", json={"_id": key, **configuration})

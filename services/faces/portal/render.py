@@ -17,17 +17,21 @@ HTMX = "htmx-2.0.11.min.js"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def when(moment: datetime | str | None) -> str:
+def _moment(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+
+
+def when(value: datetime | str | None) -> str:
     """A moment as people read it: `2025-01-31 14:05:09 UTC` (empty when there is none)."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    moment = _moment(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
 
-def iso(moment: datetime | None) -> str:
+def iso(value: datetime | str | None) -> str:
     """A moment for a `datetime` attribute (the browser's script shows it in local time)."""
+    moment = _moment(value)
     return moment.astimezone(UTC).isoformat() if moment else ""
 
 
