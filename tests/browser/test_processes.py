@@ -19,9 +19,9 @@ async def test_start_a_script_watch_its_log_arrive_live_then_stop_it(page: Page,
     log = page.locator("#log")
     await expect(log).to_have_attribute("data-live", "on")
     # Lines arrive while the page stays open (no reload): the log grows line by line.
-    await page.wait_for_function("document.querySelectorAll('#log .line').length >= 3", timeout=20_000)
+    await expect(log.locator(".line").nth(2)).to_be_attached(timeout=20_000)
     first = await log.locator(".line").count()
-    await page.wait_for_function(f"document.querySelectorAll('#log .line').length > {first}", timeout=20_000)
+    await expect(log.locator(".line").nth(first)).to_be_attached(timeout=20_000)
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Stop").click()
     await expect(page.locator("#status")).to_have_text("stopped", timeout=20_000)
@@ -74,11 +74,12 @@ async def test_a_cross_site_post_without_the_csrf_token_is_refused(page: Page, s
 
 async def test_markup_in_user_data_is_shown_not_run(page: Page, server: Server):
     markup = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
-    await define(server, "markup-run", {"name": markup, "input": {"note": "plain"}})
+    await define(server, "markup-run", {"name": markup, "script": "echo-params"})
     await sign_in(page, server, "bob", path="/ui/definitions/markup-run")
     await expect(page.get_by_role("heading", level=1)).to_have_text(markup)
-    await page.get_by_label("note").fill(markup)
+    await page.get_by_label("--message").fill(markup)
     await page.get_by_role("button", name="Start", exact=True).click()
     await expect(page.locator("#parameters")).to_contain_text(markup)
+    await expect(page.locator("#log")).to_contain_text(markup, timeout=20_000)
     assert await page.evaluate("window.pwned === undefined")
     assert await page.locator("#main img").count() == 0
