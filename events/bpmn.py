@@ -13,13 +13,12 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 
+from events.bpmn_extensions import flow_type, task_settings
 from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
 
 __all__ = ["BPMN_NS", "DocumentTooLargeError", "WorkflowError", "parse_bpmn"]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-# Altinn files use both "http://altinn.no" (older) and "http://altinn.no/process".
-_ALTINN_NS = "http://altinn.no"
 
 _NODE_KINDS = {
     "startEvent": NodeKind.START_EVENT,
@@ -135,15 +134,15 @@ def _build_graph(process: Element) -> FlowGraph:
 def _read_node(el: Element, el_id: str, kind: NodeKind, problems: list[str]) -> Node:
     is_task = kind in (NodeKind.USER_TASK, NodeKind.SERVICE_TASK)
     _check_children(el, _ALLOWED_IN_TASK if is_task else _ALLOWED_IN_NODE, problems)
-    task_type, extensions = _altinn_extensions(el)
+    settings = task_settings(el, el.find(f"{{{BPMN_NS}}}extensionElements"))
     return Node(
         id=el_id,
         kind=kind,
         name=el.get("name"),
-        # The taskExtension element (Altinn v8) wins over the legacy v7 attribute.
-        task_type=task_type or _altinn_attribute(el, "tasktype"),
-        extensions=extensions,
+        task_type=settings.task_type,
+        extensions=settings.extensions,
         default_flow=el.get("default"),
+        default_action=settings.default_action,
     )
 
 
@@ -163,38 +162,8 @@ def _read_flow(el: Element, el_id: str, problems: list[str]) -> Flow | None:
         target=target,
         name=el.get("name"),
         condition=text or None,
-        flow_type=_altinn_attribute(el, "flowtype"),
+        flow_type=flow_type(el),
     )
-
-
-def _altinn_extensions(el: Element) -> tuple[str | None, dict[str, str]]:
-    """Task type and simple settings from `altinn:taskExtension` (or the older
-    `altinn:properties`, `altinn:gatewayExtension`). Nested config blocks are skipped;
-    `actions` is kept as a comma-separated list of action names."""
-    task_type: str | None = None
-    values: dict[str, str] = {}
-    ext = el.find(f"{{{BPMN_NS}}}extensionElements")
-    containers = [c for c in _elements(ext) if _in_altinn(c)] if ext is not None else []
-    for item in (i for c in containers for i in _elements(c)):
-        key, text = _local(item), (item.text or "").strip()
-        if key.lower() == "tasktype":
-            # Old files write <altinn:tasktype id="data"/>.
-            task_type = text or item.get("id") or task_type
-        elif key == "actions":
-            names = [(a.text or "").strip() or a.get("id", "") for a in _elements(item)]
-            values[key] = ",".join(n for n in names if n)
-        elif len(item) == 0 and text:
-            values[key] = text
-    return task_type, values
-
-
-def _altinn_attribute(el: Element, name: str) -> str | None:
-    # Altinn spells these attributes in varying case (tasktype, flowtype).
-    for attr, value in el.attrib.items():
-        ns, _, local = attr[1:].partition("}") if attr.startswith("{") else ("", "", attr)
-        if _is_altinn_ns(ns) and local.lower() == name:
-            return value
-    return None
 
 
 def _check_children(el: Element, allowed: frozenset[str], problems: list[str]) -> None:
@@ -218,14 +187,6 @@ def _namespace(el: Element) -> str:
 
 def _in_bpmn(el: Element) -> bool:
     return _namespace(el) == BPMN_NS
-
-
-def _in_altinn(el: Element) -> bool:
-    return _is_altinn_ns(_namespace(el))
-
-
-def _is_altinn_ns(ns: str) -> bool:
-    return ns == _ALTINN_NS or ns.startswith(f"{_ALTINN_NS}/")
 
 
 def _describe(el: Element) -> str:

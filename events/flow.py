@@ -90,6 +90,7 @@ class Node:
     task_type: str | None = None
     extensions: Mapping[str, str] = field(default_factory=FrozenMap)
     default_flow: str | None = None
+    default_action: str | None = None  # what leaving the task means when the caller names no action
 
     def __post_init__(self) -> None:
         # Accept plain strings and mappings from callers but store the strict forms.

@@ -19,7 +19,7 @@ from events.engine import (
 from events.errors import Conflict, NotFound
 from events.expressions import Facts
 from events.flow import FlowGraph, NodeKind
-from events.instance_state import DEFAULT_ACTIONS, InstanceStatus, Visit
+from events.instance_state import InstanceStatus, Visit
 
 S = InstanceStatus
 _COMPLETE_PROCESS_LIMIT = 100
@@ -229,7 +229,7 @@ class ProcessInstance(Aggregate):
         self.element: str | None = None  # the current task, or the end event reached
         self.element_kind: str | None = None
         self.triggers: list[str] = []
-        self.flow = 0  # Altinn's counter of elements visited
+        self.flow = 0  # how many elements the flow has entered (a face may number steps by it)
         self.visits: list[Visit] = []
         self.pending_task: str | None = None
         self.results: dict[str, dict[str, Any]] = {}
@@ -278,7 +278,7 @@ class ProcessInstance(Aggregate):
     def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str) -> str:
         """Leave the current user task for `target` (or the only reachable element); returns it."""
         current = self._waiting_task()
-        action = action or DEFAULT_ACTIONS.get(graph.node(current).task_type or "")
+        action = action or graph.node(current).default_action
         step = choose(graph, current, self.facts(action), target)
         self._leave(graph, step, action, None, user)
         return step.target

@@ -27,13 +27,6 @@ class InstanceStatus(StrEnum):
 
 _FINISHED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.STOPPED})
 
-# The action Altinn assumes for `next` when the caller names none (ProcessEngine, v8).
-DEFAULT_ACTIONS = {
-    "data": "write", "feedback": "write", "pdf": "write", "eFormidling": "write", "fiksArkiv": "write",
-    "confirmation": "confirm", "signing": "sign", "payment": "pay",
-}
-
-
 @dataclass
 class Visit:
     """One stay at an element: when it began and ended, how it was left, and the data then."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -174,6 +174,36 @@ class EventStore:
     def to_domain_event(self, event: RecordedEvent) -> Any:
         """Decode a recorded event into its domain event class."""
         return self.decode(event.originator_id, event.originator_version, event.topic, event.state)
+
+    async def bulk_import(self, records: AsyncIterator[tuple[Any, ...]], *, batch: int = 2000) -> None:
+        """Copy exported events, positions and hashes as they were, in one transaction (into an empty store).
+
+        Each record is (originator_id, originator_version, topic, state, position, recorded_at, hash).
+        The position sequence is moved past the last one, so later appends follow on.
+        """
+        columns = ["originator_id", "originator_version", "topic", "state", "notification_id", "recorded_at", "hash"]
+        async with self.pool.acquire() as conn, conn.transaction():
+            pending: list[tuple[Any, ...]] = []
+            async for record in records:
+                pending.append(record)
+                if len(pending) >= batch:
+                    await conn.copy_records_to_table("procession_events", records=pending, columns=columns)
+                    pending = []
+            if pending:
+                await conn.copy_records_to_table("procession_events", records=pending, columns=columns)
+            await conn.execute(
+                "SELECT setval(pg_get_serial_sequence('procession_events', 'notification_id'),"
+                " greatest((SELECT max(notification_id) FROM procession_events), 1))"
+            )
+
+    async def load_topics(self, originator_id: UUID, topics: Sequence[str]) -> list[Any]:
+        """One aggregate's domain events of the given topics only, in order (a partial read of a long stream)."""
+        rows = await self.pool.fetch(
+            "SELECT originator_id, originator_version, topic, state FROM procession_events"
+            " WHERE originator_id = $1 AND topic = ANY($2::text[]) ORDER BY originator_version",
+            originator_id, list(topics),
+        )
+        return [self.decode(*r) for r in rows]
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         """Decode a stored event's columns into its domain event."""

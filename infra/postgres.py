@@ -66,3 +66,8 @@ async def run_schema(pool: asyncpg.Pool, sql: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(7715001)")
         await conn.execute(sql)
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """Raise unless the database answers."""
+    await pool.fetchval("SELECT 1")

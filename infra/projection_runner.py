@@ -11,16 +11,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
 
 import asyncpg
 
+from infra import tracking
 from infra.aio import wait_event
 from infra.event_store import EventStore
 from infra.postgres import run_schema
-from projections.base import Projection
 
 log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """What the runner needs of a read model (`projections/base.py` defines the real ones).
+
+    `handlers` map an event class to `handler(conn, event, position)`; `batch_handlers` to
+    `handler(conn, [(event, position), ...])` for a run of that class; `topics` are the event
+    topics it reads, and `tables` what a rebuild truncates.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def schema(self) -> str: ...
+    @property
+    def tables(self) -> tuple[str, ...]: ...
+    @property
+    def handlers(self) -> Mapping[type, Callable[[Any, Any, int], Awaitable[None]]]: ...
+    @property
+    def batch_handlers(self) -> Mapping[type, Callable[[Any, list[tuple[Any, int]]], Awaitable[None]]]: ...
+    @property
+    def topics(self) -> frozenset[str]: ...
 POLL_SECONDS = 1.0
 
 
@@ -85,7 +108,7 @@ class ProjectionRunner:
         if skipped is not None:
             return skipped
         async with self.pool.acquire() as conn, conn.transaction():
-            position = await _lock_position(conn, projection.name)
+            position = await tracking.lock(conn, projection.name)
             rows = await conn.fetch(
                 "SELECT notification_id, originator_id, originator_version, topic, state"
                 " FROM procession_events WHERE notification_id > $1 ORDER BY notification_id LIMIT $2",
@@ -94,9 +117,7 @@ class ProjectionRunner:
             await self._apply(conn, projection, rows)
             if rows:
                 position = rows[-1]["notification_id"]
-                await conn.execute(
-                    "UPDATE procession_tracking SET position = $2 WHERE name = $1", projection.name, position
-                )
+                await tracking.record(conn, projection.name, position)
         await self._advanced(projection.name, position)
         return len(rows)
 
@@ -143,10 +164,7 @@ class ProjectionRunner:
             return 0
         if any(row["topic"] in projection.topics for row in rows):
             return None
-        moved = await self.pool.fetchval(
-            "UPDATE procession_tracking SET position = $3 WHERE name = $1 AND position = $2 RETURNING position",
-            projection.name, known, rows[-1]["notification_id"],
-        )
+        moved = await tracking.move(self.pool, projection.name, known, rows[-1]["notification_id"])
         if moved is None:
             return None
         await self._advanced(projection.name, moved)
@@ -155,9 +173,9 @@ class ProjectionRunner:
     async def reset(self, projection: Projection) -> None:
         """Empty a projection's tables and move it back to position 0, atomically."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await _lock_position(conn, projection.name)
+            await tracking.lock(conn, projection.name)
             await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
-            await conn.execute("UPDATE procession_tracking SET position = 0 WHERE name = $1", projection.name)
+            await tracking.record(conn, projection.name, 0)
         self.positions[projection.name] = 0
 
     async def rebuild(self, projection: Projection, progress: Callable[[int], None] | None = None) -> None:
@@ -193,12 +211,3 @@ class ProjectionRunner:
                 continue
             if count < self.batch:
                 await wait_event(wake, POLL_SECONDS)
-
-
-async def _lock_position(conn: asyncpg.Connection, name: str) -> int:
-    """A projection's position, its row created on first use and locked for the transaction."""
-    return await conn.fetchval(
-        "INSERT INTO procession_tracking AS t (name, position) VALUES ($1, 0)"
-        " ON CONFLICT (name) DO UPDATE SET position = t.position RETURNING t.position",
-        name,
-    )

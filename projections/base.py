@@ -31,7 +31,3 @@ class Projection:
     def __post_init__(self) -> None:
         classes = [*self.handlers, *self.batch_handlers]
         object.__setattr__(self, "topics", frozenset(get_topic(cls) for cls in classes))
-
-    def handler_for(self, event: Any) -> Handler | None:
-        """The handler of this event's class, if the projection reads it."""
-        return self.handlers.get(type(event))

@@ -10,9 +10,9 @@ from aiohttp import web
 from infra.settings import Settings
 from services.bootstrap import runtime
 from services.faces.altinn import routes as altinn
+from services.faces import dispatch
 from services.faces.audit import routes as audit
 from services.faces.concord import routes as concord
-from services.faces.concord import start as concord_start
 from services.faces.dspace import routes as dspace
 from services.faces.hackney import routes as hackney
 from services.faces.instance_feed import routes as instance_feed
@@ -31,7 +31,7 @@ from services.scheduling.scheduler import running_scheduler
 from services.scripts.worker import running_script_worker
 
 ROUTES: list[Route] = [
-    *system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *hackney.ROUTES, *altinn.ROUTES,
+    *system.ROUTES, *audit.ROUTES, *opendatadsl.ROUTES, *dispatch.ROUTES, *hackney.ROUTES, *altinn.ROUTES,
     *instance_feed.ROUTES, *concord.ROUTES, *dspace.ROUTES,
 ]
 
@@ -48,9 +48,6 @@ def create_app(settings: Settings) -> web.Application:
         app[ROUTE_SPECS][registered] = route
     app[OPENAPI] = build_document(ROUTES, metadata.version("procession"))
     portal.install(app)  # pages for people, outside the API's route table and OpenAPI
-    # Concord shares Hackney's two start routes (faces.md): Hackney hands these requests over.
-    app[hackney.UPLOAD_START] = concord_start.start_upload
-    app[hackney.ENTRY_POINT_START] = concord_start.start_entry_point
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         async with runtime(settings) as rt:

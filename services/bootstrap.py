@@ -10,7 +10,7 @@ import asyncpg
 
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
-from infra.postgres import create_pool, migrate, start_embedded
+from infra.postgres import create_pool, migrate, ping, start_embedded
 from infra.projection_runner import ProjectionRunner
 from infra.sessions import SessionStore
 from infra.settings import Settings
@@ -20,14 +20,15 @@ from projections import definitions as definitions_projection
 from projections import instances as instances_projection
 from projections import script_processes as script_processes_projection
 from projections import script_tasks as script_tasks_projection
+from services.audit.log import AuditLog
 from services.common.executor import CommandExecutor
 from services.definitions.queries import DefinitionViews
 from services.definitions.service import DefinitionService
 from services.definitions.flow_models import FlowModels
-from services.instances.history import InstanceHistory
 from services.instances.queries import InstanceViews
 from services.instances.service import InstanceService
 from services.scripts.output import ProcessOutput
+from services.scripts.queries import ProcessViews
 from services.scripts.service import ScriptProcessService
 from services.scripts.registry import ScriptRegistry
 from services.scripts.runner import LocalRuns, ScriptRunner
@@ -51,14 +52,20 @@ class Runtime:
     definition_views: DefinitionViews
     instances: InstanceService
     instance_views: InstanceViews
+    models: FlowModels
     registry: ScriptRegistry
     blobs: BlobStore
     scripts: ScriptProcessService
+    process_views: ProcessViews
     output: ProcessOutput
     script_runner: ScriptRunner
     local_runs: LocalRuns
     sessions: SessionStore
-    history: InstanceHistory
+    audit: AuditLog
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        await ping(self.pool)
 
 
 async def database_url(settings: Settings) -> str:
@@ -93,12 +100,14 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             definition_views=DefinitionViews(pool),
             instances=instances,
             instance_views=InstanceViews(pool),
+            models=models,
             registry=registry,
             blobs=blobs,
             scripts=ScriptProcessService(
                 store, instances, definitions, registry, blobs, local_runs,
                 lease_seconds=settings.script_lease_seconds, max_files=settings.max_script_files,
             ),
+            process_views=ProcessViews(pool),
             output=ProcessOutput(store, blobs),
             script_runner=ScriptRunner(
                 store, registry, blobs, settings.data_dir / "runs",
@@ -106,7 +115,7 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             ),
             local_runs=local_runs,
             sessions=SessionStore(pool, idle_seconds=settings.portal_session_idle_seconds),
-            history=InstanceHistory(store),
+            audit=AuditLog(store),
         )
     finally:
         await runner.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,8 +75,11 @@ async def import_lines(store: EventStore, lines: AsyncIterator[bytes]) -> int:
     """Load an export into an empty store, checking every hash; returns the event count."""
     if await store.max_position() != 0:
         raise ImportRefused("the event store is not empty; import only into a new database")
-    previous, records, count = GENESIS, [], 0
-    async with store.pool.acquire() as conn, conn.transaction():
+    count = 0
+
+    async def records() -> AsyncIterator[tuple[Any, ...]]:
+        nonlocal count
+        previous = GENESIS
         async for raw in lines:
             if not raw.strip():
                 continue
@@ -87,26 +91,30 @@ async def import_lines(store: EventStore, lines: AsyncIterator[bytes]) -> int:
             digest = chain_hash(previous, line.position, line.originator_id, line.originator_version, line.topic, state)
             if digest.hex() != line.hash:
                 raise ImportRefused(f"event at position {line.position} does not match its hash; the export was altered")
-            records.append((line.originator_id, line.originator_version, line.topic, state,
-                            line.position, line.recorded_at, digest))
+            yield line.originator_id, line.originator_version, line.topic, state, line.position, line.recorded_at, digest
             previous, count = digest, count + 1
-            if len(records) >= _BATCH:
-                await _copy(conn, records)
-        await _copy(conn, records)
-        await conn.execute(
-            "SELECT setval(pg_get_serial_sequence('procession_events', 'notification_id'),"
-            " greatest((SELECT max(notification_id) FROM procession_events), 1))"
-        )
+
+    await store.bulk_import(records(), batch=_BATCH)
     return count
 
 
-async def _copy(conn: Any, records: list[tuple[Any, ...]]) -> None:
-    if records:
-        await conn.copy_records_to_table(
-            "procession_events", records=records,
-            columns=["originator_id", "originator_version", "topic", "state", "notification_id", "recorded_at", "hash"],
-        )
-        records.clear()
+class AuditLog:
+    """The stored log as auditors read it: lines after a position, one aggregate's lines, live signals."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    async def lines_after(self, after: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Audit lines of the global log after a position."""
+        return [to_line(e) for e in await self.store.read_after(after, limit)]
+
+    async def aggregate_lines(self, aggregate: UUID, after: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Audit lines of one aggregate after a version."""
+        return [to_line(e) for e in await self.store.read_stream(aggregate, after, limit)]
+
+    def append_signal(self) -> asyncio.Event:
+        """An event set at the next append (take it before reading, then wait on it)."""
+        return self.store.append_signal()
 
 
 def aggregate_id(raw: str) -> UUID:

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from services.definitions.examples import SYSTEM
+from services.common.principals import SYSTEM
+from services.definitions.commands import SaveDefinition
 from services.definitions.service import DefinitionService
 
 ADHOC_PREFIX = "adhoc."
@@ -38,7 +39,7 @@ async def adhoc_definition(definitions: DefinitionService, model: dict[str, Any]
     key, configuration = adhoc_configuration(model)
     # No Idempotency-Key: a stored answer would outlive a deleted definition; the unchanged-
     # configuration rule already makes a second save a no-op, and `save` retries races.
-    await definitions.save(SYSTEM, key, configuration, None, None)
+    await definitions.save(SYSTEM, SaveDefinition(key, configuration))
     definition, _ = await definitions.get(key)
     numbers = [n for n, v in definition.versions.items() if v.configuration == configuration]
     return key, str(max(numbers)) if numbers else None

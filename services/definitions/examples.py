@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from events.errors import NotFound
-from infra.tokens import Principal
+from services.common.principals import SYSTEM
+from services.definitions.commands import SaveDefinition
 from services.definitions.service import DefinitionService
 
-SYSTEM = Principal("system", "admin")
 EXAMPLE_KEY = "example-application"
 EXAMPLE_APPLICATION: dict[str, Any] = {
     "name": "Example application",
@@ -39,4 +39,4 @@ async def ensure_example_application(definitions: DefinitionService) -> None:
         await definitions.get(EXAMPLE_KEY)
     except NotFound:
         # A fixed idempotency key: two services starting at once create it once.
-        await definitions.save(SYSTEM, EXAMPLE_KEY, EXAMPLE_APPLICATION, None, f"seed:{EXAMPLE_KEY}:v1")
+        await definitions.save(SYSTEM, SaveDefinition(EXAMPLE_KEY, EXAMPLE_APPLICATION), f"seed:{EXAMPLE_KEY}:v1")

@@ -1,9 +1,10 @@
-"""Process definition commands: load, decide, save. Each returns the answer to give."""
+"""Process definition commands: load, decide, save. Each takes a command and answers `DefinitionChanged`."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +16,17 @@ from events.workflow import is_xml
 from infra.event_store import EventStore
 from infra.tokens import Principal
 from services.common.executor import CommandExecutor, Decision
-from services.definitions.queries import render_aggregate
+from services.definitions.commands import (
+    DefinitionChanged,
+    DeleteDefinition,
+    RemoveVersion,
+    RenameDefinition,
+    SaveDefinition,
+    TagVersion,
+    UntagVersion,
+)
+from services.definitions.models import ConfigurationVersion
+from services.definitions.queries import version_of
 from services.common.repository import load, load_many
 
 
@@ -50,18 +61,17 @@ class DefinitionService:
         holder = UUID(claim.holder)
         return (loaded[holder] if holder == guess else await load(self.store, holder)), claim
 
-    async def as_of(self, key: str, *, version: int | None, until: Any) -> ProcessDefinition:
-        """The definition holding a key now, as it was at an aggregate version or a moment."""
+    async def as_of(self, key: str, *, version: int | None, until: Any) -> tuple[ConfigurationVersion, int]:
+        """The definition holding a key now, as it was at an aggregate version or a moment; with that version."""
         definition, _ = await self.get(key)
         past = await load(self.store, definition.id, to_version=version, until=until)
         if past is None or past.deleted or not past.versions:
             raise NotFound(f"process {key!r} did not exist then")
-        return past
+        return version_of(past), past.version
 
-    async def save(
-        self, who: Principal, key: str, configuration: dict[str, Any], if_match: int | None, idem: str | None
-    ) -> dict[str, Any]:
+    async def save(self, who: Principal, command: SaveDefinition, idem: str | None = None) -> DefinitionChanged:
         """Create the definition, or add a version when the configuration changed."""
+        key, configuration, if_match = command.key, command.configuration, command.if_match
         check_key(key)
         check = functools.partial(check_configuration, configuration, max_workflow_bytes=self.max_workflow_bytes)
         if is_xml(configuration.get("workflow")):
@@ -70,7 +80,7 @@ class DefinitionService:
         else:
             check()
 
-        async def decide() -> Decision:
+        async def decide() -> Decision[DefinitionChanged]:
             try:
                 definition, claim = await self.get(key)
             except NotFound:
@@ -86,58 +96,55 @@ class DefinitionService:
             claim.claim(definition.id)
             return Decision([definition, claim], self._answer(definition, created=True, changed=True))
 
-        return await self.executor.run(who, idem, decide, retries=2, request=("save", key, configuration, if_match))
+        return await self.executor.run(who, idem, command, decide, DefinitionChanged, retries=2)
 
-    async def tag(self, who: Principal, key: str, selector: str, tag: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def tag(self, who: Principal, command: TagVersion, idem: str | None = None) -> DefinitionChanged:
         """Put a tag on a version (moving it from another)."""
-        return await self._change(who, key, if_match, idem, lambda d: d.tag(selector, tag, who.user), ("tag", selector, tag))
+        return await self._change(who, command, idem, lambda d: d.tag(command.selector, command.tag, who.user))
 
-    async def untag(self, who: Principal, key: str, tag: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def untag(self, who: Principal, command: UntagVersion, idem: str | None = None) -> DefinitionChanged:
         """Remove a tag, keeping its version."""
-        return await self._change(who, key, if_match, idem, lambda d: d.untag(tag, who.user), ("untag", tag))
+        return await self._change(who, command, idem, lambda d: d.untag(command.tag, who.user))
 
-    async def remove_version(self, who: Principal, key: str, selector: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def remove_version(self, who: Principal, command: RemoveVersion, idem: str | None = None) -> DefinitionChanged:
         """Remove one version (the last one deletes the definition)."""
-        return await self._change(who, key, if_match, idem, lambda d: d.remove_version(selector, who.user), ("remove", selector))
+        return await self._change(who, command, idem, lambda d: d.remove_version(command.selector, who.user))
 
-    async def delete(self, who: Principal, key: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def delete(self, who: Principal, command: DeleteDefinition, idem: str | None = None) -> DefinitionChanged:
         """Delete the definition and all its versions."""
-        return await self._change(who, key, if_match, idem, lambda d: d.delete(who.user), ("delete",))
+        return await self._change(who, command, idem, lambda d: d.delete(who.user))
 
-    async def rename(self, who: Principal, key: str, new_key: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def rename(self, who: Principal, command: RenameDefinition, idem: str | None = None) -> DefinitionChanged:
         """Move a definition to a new key; the old key becomes free."""
-        check_key(new_key)
+        check_key(command.new_key)
 
-        async def decide() -> Decision:
-            definition, old_claim = await self.get(key)
-            check_if_match(definition, if_match)
-            new_claim = await self.claim(new_key) or ProcessKey(key=new_key)
+        async def decide() -> Decision[DefinitionChanged]:
+            definition, old_claim = await self.get(command.key)
+            check_if_match(definition, command.if_match)
+            new_claim = await self.claim(command.new_key) or ProcessKey(key=command.new_key)
             new_claim.claim(definition.id)
-            definition.rename(new_key, who.user)
+            definition.rename(command.new_key, who.user)
             old_claim.release(definition.id)
             return Decision([definition, old_claim, new_claim], self._answer(definition, created=False, changed=True))
 
-        return await self.executor.run(who, idem, decide, request=("rename", key, new_key, if_match))
+        return await self.executor.run(who, idem, command, decide, DefinitionChanged)
 
     async def _change(
-        self, who: Principal, key: str, if_match: int | None, idem: str | None, command: Any, request: tuple[Any, ...]
-    ) -> dict[str, Any]:
-        async def decide() -> Decision:
-            definition, claim = await self.get(key)
-            check_if_match(definition, if_match)
-            command(definition)
+        self, who: Principal, command: TagVersion | UntagVersion | RemoveVersion | DeleteDefinition,
+        idem: str | None, change: Callable[[ProcessDefinition], Any],
+    ) -> DefinitionChanged:
+        async def decide() -> Decision[DefinitionChanged]:
+            definition, claim = await self.get(command.key)
+            check_if_match(definition, command.if_match)
+            change(definition)
             if definition.deleted:
                 claim.release(definition.id)
-                return Decision([definition, claim], {"_id": key, "deleted": True, "etag": definition.version})
+                return Decision([definition, claim], DefinitionChanged(command.key, definition.version, deleted=True))
             return Decision([definition], self._answer(definition, created=False, changed=True))
 
-        return await self.executor.run(who, idem, decide, request=(*request, key, if_match))
+        return await self.executor.run(who, idem, command, decide, DefinitionChanged)
 
     @staticmethod
-    def _answer(definition: ProcessDefinition, *, created: bool, changed: bool) -> dict[str, Any]:
-        return {
-            "body": render_aggregate(definition),
-            "created": created,
-            "changed": changed,
-            "etag": definition.version,
-        }
+    def _answer(definition: ProcessDefinition, *, created: bool, changed: bool) -> DefinitionChanged:
+        return DefinitionChanged(definition.key, definition.version, created=created, changed=changed,
+                                 current=version_of(definition))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
 from infra.aio import wait_event
-from infra.event_store import EventStore
 from services.http.problems import ProblemError
 
 KEEPALIVE_SECONDS = 15.0
@@ -25,14 +25,18 @@ def resume_point(request: web.Request) -> int:
 
 
 async def stream(
-    request: web.Request, store: EventStore, after: int, fetch: Callable[[int], Awaitable[Sequence[Item]]]
+    request: web.Request, append_signal: Callable[[], asyncio.Event], after: int,
+    fetch: Callable[[int], Awaitable[Sequence[Item]]],
 ) -> web.StreamResponse:
-    """Send every item after `after`, then each new one as it is appended, until the client leaves."""
+    """Send every item after `after`, then each new one as it is appended, until the client leaves.
+
+    `append_signal()` gives an event set at the next append; it is taken before each read.
+    """
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     with contextlib.suppress(ConnectionResetError):
         while True:
-            signal = store.append_signal()  # taken before reading, so no append slips between
+            signal = append_signal()  # taken before reading, so no append slips between
             items = await fetch(after)
             for ident, name, data in items:
                 await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (ident, name.encode(), data))

@@ -1,10 +1,11 @@
 """Process instance commands: load the instance and its graph, call the domain, save.
 
-Every command answers `{"id", "etag", ...}`; the etag is the instance's aggregate version.
+Every command takes a command object and answers `InstanceChanged` (the etag is the aggregate version).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,19 @@ from services.common.executor import CommandExecutor, Decision
 from services.definitions.service import DefinitionService, check_if_match
 from services.definitions.flow_models import FlowModels
 from services.common.repository import load
+from services.instances.commands import (
+    CompleteProcess,
+    CompleteTask,
+    CreateInstance,
+    DeleteInstance,
+    FailTask,
+    InstanceChanged,
+    MoveOn,
+    StartInstance,
+    StopInstance,
+    UpdateInstance,
+)
+from services.instances.waits import wait_for
 
 START_EVENT_ATTRIBUTE = "startEvent"  # the attribute keeping a scheduled instance's start event
 
@@ -53,122 +67,113 @@ class InstanceService:
             return await self.models.graph(ref["definitionId"], ref["version"])
         return await self.models.graph(instance.definition_id, instance.definition_version)
 
-    async def create(
-        self, who: Principal, key: str, selector: str | None, *, owner: str | None = None, target_id: str | None = None,
-        parameters: dict[str, Any] | None = None, form_data: dict[str, Any] | None = None, documents: list[str] | None = None,
-        assignment: dict[str, Any] | None = None, attributes: dict[str, Any] | None = None,
-        start: bool = True, start_event: str | None = None, idem: str | None = None, start_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Create an instance of a definition version (latest, number or tag), and start it if asked.
+    async def events(self, instance_id: UUID | str, after: int = 0, limit: int | None = None) -> list[Any]:
+        """The live instance's domain events after an aggregate version (all, or `limit`), oldest first; NotFound otherwise."""
+        instance = await self.get(instance_id)
+        if limit is None:
+            return await self.store.load(instance.id, after_version=after)
+        return [self.store.to_domain_event(row) for row in await self.store.read_stream(instance.id, after, limit)]
 
-        With `start_at` the instance is scheduled instead; the scheduler starts it then, at
-        `start_event`, which is kept in the attributes (`startEvent`) until that start.
-        """
+    def append_signal(self) -> asyncio.Event:
+        """An event set at the next append anywhere (take it before reading, then wait on it)."""
+        return self.store.append_signal()
 
-        async def decide() -> Decision:
-            definition, _ = await self.definitions.get(key)
-            version = definition.resolve(selector or LATEST)
+    async def wait(self, instance_id: str, done: Callable[[ProcessInstance], bool], timeout: float) -> tuple[ProcessInstance, bool]:
+        """The instance once `done` holds (True), or as it is when `timeout` seconds passed (False)."""
+        return await wait_for(self.store, self.get, instance_id, done, timeout)
+
+    async def create(self, who: Principal, command: CreateInstance, idem: str | None = None) -> InstanceChanged:
+        """Create an instance of a definition version, and start (or schedule) it as the command says."""
+        c = command
+
+        async def decide() -> Decision[InstanceChanged]:
+            definition, _ = await self.definitions.get(c.key)
+            version = definition.resolve(c.selector or LATEST)
             if version.configuration.get("enabled") is False:
-                raise Conflict(f"process {key!r} is disabled")
-            extra = dict(attributes or {})
-            if start_at is not None and start_event is not None:
-                extra[START_EVENT_ATTRIBUTE] = start_event
+                raise Conflict(f"process {c.key!r} is disabled")
+            extra = dict(c.attributes or {})
+            if c.start_at is not None and c.start_event is not None:
+                extra[START_EVENT_ATTRIBUTE] = c.start_event
             workflow = version.configuration.get("workflow")
             if isinstance(workflow, str) and not is_xml(workflow):
                 # A `#key` reference: pin the referenced definition's current version now.
                 used, _ = await self.definitions.get(workflow.removeprefix("#"))
                 extra["workflow"] = {"definitionId": str(used.id), "version": used.current.number}
             instance = ProcessInstance(
-                definition_id=str(definition.id), definition_key=key, definition_version=version.number,
-                initiator=who.user, owner=owner, target_id=target_id, parameters=parameters or {},
-                form_data=form_data or {}, documents=documents or [], assignment=assignment or {}, attributes=extra,
+                definition_id=str(definition.id), definition_key=c.key, definition_version=version.number,
+                initiator=who.user, owner=c.owner, target_id=c.target_id, parameters=dict(c.parameters or {}),
+                form_data=dict(c.form_data or {}), documents=list(c.documents or ()), assignment=dict(c.assignment or {}),
+                attributes=extra,
             )
-            if start_at is not None:
-                if start_event is not None:  # refuse a wrong start event now, not when the scheduler acts
-                    start_step(await self.graph_of(instance), start_event, instance.facts())
-                instance.schedule(start_at, who.user)
-            elif start:
-                instance.start(await self.graph_of(instance), start_event, who.user)
+            if c.start_at is not None:
+                if c.start_event is not None:  # refuse a wrong start event now, not when the scheduler acts
+                    start_step(await self.graph_of(instance), c.start_event, instance.facts())
+                instance.schedule(c.start_at, who.user)
+            elif c.start:
+                instance.start(await self.graph_of(instance), c.start_event, who.user)
             return Decision([instance], self._answer(instance))
 
-        request = ("create", key, selector, owner, target_id, parameters, form_data, documents, assignment,
-                   attributes, start, start_event, start_at)
-        return await self.executor.run(who, idem, decide, request=request)
+        return await self.executor.run(who, idem, command, decide, InstanceChanged)
 
-    async def start(self, who: Principal, instance_id: str, start_event: str | None, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def start(self, who: Principal, command: StartInstance, idem: str | None = None) -> InstanceChanged:
         """Start a created instance's flow (a scheduled one at the start event it was created with, if none is given)."""
 
-        def command(instance: ProcessInstance, graph: FlowGraph) -> None:
-            instance.start(graph, start_event or instance.attributes.get(START_EVENT_ATTRIBUTE), who.user)
+        def change(instance: ProcessInstance, graph: FlowGraph) -> None:
+            instance.start(graph, command.start_event or instance.attributes.get(START_EVENT_ATTRIBUTE), who.user)
 
-        return await self._change(who, instance_id, if_match, idem, command, ("start", start_event))
+        return await self._change(who, command, idem, change)
 
-    async def next(
-        self, who: Principal, instance_id: str, target: str | None, action: str | None, if_match: int | None, idem: str | None
-    ) -> dict[str, Any]:
-        """Leave the current task for `target` or the only reachable element."""
-        return await self._change(who, instance_id, if_match, idem, lambda i, g: i.next(g, target, action, who.user),
-                                  ("next", target, action))
+    async def next(self, who: Principal, command: MoveOn, idem: str | None = None) -> InstanceChanged:
+        """Leave the current task for the target, the action's branch, or the only reachable element."""
+        return await self._change(who, command, idem, lambda i, g: i.next(g, command.target, command.action, who.user))
 
-    async def update(
-        self, who: Principal, instance_id: str, *, trigger: str | None = None, form_data: dict[str, Any] | None = None,
-        documents: list[str] | None = None, assignment: dict[str, Any] | None = None,
-        if_match: int | None = None, idem: str | None = None,
-    ) -> dict[str, Any]:
+    async def update(self, who: Principal, command: UpdateInstance, idem: str | None = None) -> InstanceChanged:
         """Record form data and documents, fire a trigger if given, then set a new assignment."""
 
-        def command(instance: ProcessInstance, graph: FlowGraph) -> None:
+        def change(instance: ProcessInstance, graph: FlowGraph) -> None:
             # Data first, so the trigger's exit rules see what this same call carries.
-            if form_data:
-                instance.submit(form_data, who.user)
-            if documents:
-                instance.attach(documents, who.user)
-            if trigger is not None:
-                instance.fire(graph, trigger, who.user)
-            if assignment is not None:
-                instance.assign(assignment, who.user)
+            if command.form_data:
+                instance.submit(command.form_data, who.user)
+            if command.documents:
+                instance.attach(list(command.documents), who.user)
+            if command.trigger is not None:
+                instance.fire(graph, command.trigger, who.user)
+            if command.assignment is not None:
+                instance.assign(command.assignment, who.user)
 
-        request = ("update", trigger, form_data, documents, assignment)
-        return await self._change(who, instance_id, if_match, idem, command, request)
+        return await self._change(who, command, idem, change)
 
-    async def complete_process(self, who: Principal, instance_id: str, if_match: int | None, idem: str | None) -> dict[str, Any]:
+    async def complete_process(self, who: Principal, command: CompleteProcess, idem: str | None = None) -> InstanceChanged:
         """Move task by task towards an end; `problems` says where and why it stopped."""
-        return await self._change(who, instance_id, if_match, idem, lambda i, g: {"problems": i.complete_process(g, who.user)},
-                                  ("completeProcess",))
+        return await self._change(who, command, idem, lambda i, g: i.complete_process(g, who.user))
 
-    async def complete_task(self, who: Principal, instance_id: str, element_id: str, result: dict[str, Any], idem: str | None = None) -> dict[str, Any]:
+    async def complete_task(self, who: Principal, command: CompleteTask, idem: str | None = None) -> InstanceChanged:
         """A worker finished an automated task: the flow moves on."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.complete_automated(g, element_id, result, who.user),
-                                  ("completeTask", element_id, result))
+        return await self._change(who, command, idem, lambda i, g: i.complete_automated(g, command.element_id, command.result, who.user))
 
-    async def fail_task(self, who: Principal, instance_id: str, element_id: str, error: str, idem: str | None = None) -> dict[str, Any]:
+    async def fail_task(self, who: Principal, command: FailTask, idem: str | None = None) -> InstanceChanged:
         """A worker could not finish an automated task: the instance fails."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.fail_automated(element_id, error),
-                                  ("failTask", element_id, error))
+        return await self._change(who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error))
 
-    async def stop(self, who: Principal, instance_id: str, reason: str | None, idem: str | None = None) -> dict[str, Any]:
+    async def stop(self, who: Principal, command: StopInstance, idem: str | None = None) -> InstanceChanged:
         """Stop the instance (idempotent once it is over)."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.stop(who.user, reason), ("stop", reason))
+        return await self._change(who, command, idem, lambda i, g: i.stop(who.user, command.reason))
 
-    async def delete(self, who: Principal, instance_id: str, reason: str | None, idem: str | None = None) -> dict[str, Any]:
+    async def delete(self, who: Principal, command: DeleteInstance, idem: str | None = None) -> InstanceChanged:
         """Tombstone the instance."""
-        return await self._change(who, instance_id, None, idem, lambda i, g: i.delete(who.user, reason), ("delete", reason))
+        return await self._change(who, command, idem, lambda i, g: i.delete(who.user, command.reason))
 
     async def _change(
-        self, who: Principal, instance_id: str, if_match: int | None, idem: str | None,
-        command: Callable[[ProcessInstance, FlowGraph], Any], request: tuple[Any, ...],
-    ) -> dict[str, Any]:
-        async def decide() -> Decision:
-            instance = await self.get(instance_id)
-            check_if_match(instance, if_match)
-            outcome = command(instance, await self.graph_of(instance))
-            answer = self._answer(instance)
-            if isinstance(outcome, dict):
-                answer.update(outcome)
-            return Decision([instance], answer)
+        self, who: Principal, command: Any, idem: str | None, change: Callable[[ProcessInstance, FlowGraph], Any],
+    ) -> InstanceChanged:
+        async def decide() -> Decision[InstanceChanged]:
+            instance = await self.get(command.instance_id)
+            check_if_match(instance, getattr(command, "if_match", None))
+            outcome = change(instance, await self.graph_of(instance))
+            return Decision([instance], self._answer(instance, outcome if isinstance(outcome, list) else []))
 
-        return await self.executor.run(who, idem, decide, request=(*request, instance_id, if_match))
+        return await self.executor.run(who, idem, command, decide, InstanceChanged)
 
     @staticmethod
-    def _answer(instance: ProcessInstance) -> dict[str, Any]:
-        return {"id": str(instance.id), "etag": instance.version, "status": str(instance.status), "element": instance.element}
+    def _answer(instance: ProcessInstance, problems: list[str] | None = None) -> InstanceChanged:
+        return InstanceChanged(str(instance.id), instance.version, str(instance.status), instance.element, problems or [])

@@ -8,19 +8,18 @@ also covers events appended by another service process (whose signal this one ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from infra.aio import wait_event
 from infra.event_store import EventStore
-from services.instances.service import InstanceService
 
 _RECHECK_SECONDS = 1.0
 
 
 async def wait_for(
-    store: EventStore, instances: InstanceService, instance_id: str,
+    store: EventStore, get: Callable[[str], Awaitable[ProcessInstance]], instance_id: str,
     done: Callable[[ProcessInstance], bool], timeout: float,
 ) -> tuple[ProcessInstance, bool]:
     """The instance once `done` holds (True), or as it is when `timeout` seconds passed (False)."""
@@ -28,7 +27,7 @@ async def wait_for(
     deadline = loop.time() + max(timeout, 0.0)
     while True:
         signal = store.append_signal()
-        instance = await instances.get(instance_id)
+        instance = await get(instance_id)
         if done(instance):
             return instance, True
         remaining = deadline - loop.time()

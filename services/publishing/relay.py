@@ -16,11 +16,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
+from infra import tracking
 from infra.aio import background, wait_event
 from infra.event_store import EventStore, RecordedEvent
 from infra.kafka_broker import EmbeddedBroker
+from infra.kafka_publisher import KafkaPublisher, Message
 from infra.leases import Lease
 from infra.settings import Settings
 from services.publishing.cloudevents import to_cloudevent, topic_for
@@ -28,11 +29,15 @@ from services.publishing.cloudevents import to_cloudevent, topic_for
 log = logging.getLogger(__name__)
 NAME = "kafka-relay"
 # CloudEvents Kafka binding, structured mode: the whole event is the value.
-_HEADERS = [("content-type", b"application/cloudevents+json")]
+_HEADERS = (("content-type", b"application/cloudevents+json"),)
 
 
 class KafkaRelay:
-    """Publishes the event log to Kafka; `run()` until cancelled."""
+    """Publishes the event log to Kafka; `run()` until cancelled.
+
+    A follower of the log like a projection: its position is a tracking row, moved only
+    after the broker's ack and only while it holds its lease (checked in the same transaction).
+    """
 
     def __init__(
         self, store: EventStore, *, bootstrap: str, prefix: str = "procession", source: str = "/procession",
@@ -51,57 +56,43 @@ class KafkaRelay:
         self._wake = asyncio.Event()
         store.follow(lambda _position: self._wake.set())
 
-    def _producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            acks="all",
-            enable_idempotence=self.idempotent,
-            compression_type="gzip",
-            linger_ms=5,
-            request_timeout_ms=self.request_timeout_ms,
-            client_id="procession-relay",
-        )
+    def publisher(self) -> KafkaPublisher:
+        """A new (not yet started) publisher to this relay's brokers."""
+        return KafkaPublisher(self.bootstrap, idempotent=self.idempotent, request_timeout_ms=self.request_timeout_ms,
+                              client_id="procession-relay")
 
     async def position(self) -> int:
         """How far the relay has published (acknowledged by the broker)."""
-        return await self.store.pool.fetchval(
-            "SELECT coalesce((SELECT position FROM procession_tracking WHERE name = $1), 0)", NAME
-        )
+        return await tracking.position(self.store.pool, NAME)
 
-    async def publish_next(self, producer: AIOKafkaProducer) -> int:
+    async def publish_next(self, publisher: KafkaPublisher) -> int:
         """Publish the next batch and record it; returns how many events were published."""
         rows = await self.store.read_after(await self.position(), self.batch)
         if rows:
-            await self.send(producer, rows)
+            await self.send(publisher, rows)
             await self.record(rows[-1].position)
         return len(rows)
 
-    async def send(self, producer: AIOKafkaProducer, rows: list[RecordedEvent]) -> None:
+    async def send(self, publisher: KafkaPublisher, rows: list[RecordedEvent]) -> None:
         """Send a batch and wait until the broker acknowledged all of it."""
-        acks = []
-        for row in rows:
-            message = orjson.dumps(to_cloudevent(row, self.store.to_domain_event(row), self.source))
-            acks.append(await producer.send(
-                topic_for(self.prefix, row), value=message, key=str(row.originator_id).encode(), headers=_HEADERS
-            ))
-        await asyncio.gather(*acks)
+        await publisher.send_all([
+            Message(topic_for(self.prefix, row), str(row.originator_id).encode(),
+                    orjson.dumps(to_cloudevent(row, self.store.to_domain_event(row), self.source)), _HEADERS)
+            for row in rows
+        ])
 
     async def record(self, position: int) -> bool:
         """Record the acknowledged position, unless another relay holds the lease now."""
         async with self.store.pool.acquire() as conn, conn.transaction():
             if not await self.lease.held_in(conn):
                 return False  # the new holder publishes from the recorded position
-            await conn.execute(
-                "INSERT INTO procession_tracking (name, position) VALUES ($1, $2)"
-                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                NAME, position,
-            )
+            await tracking.record(conn, NAME, position)
         self.published_to = position
         return True
 
     async def run(self) -> None:
         """Hold the lease and publish until cancelled; back off while the broker is away."""
-        producer: AIOKafkaProducer | None = None
+        publisher: KafkaPublisher | None = None
         try:
             while True:
                 self._wake.clear()
@@ -109,34 +100,29 @@ class KafkaRelay:
                     if not await self.lease.acquire():
                         await self._sleep(self.lease.ttl_seconds / 3)
                         continue
-                    if producer is None:
-                        producer = self._producer()
-                        await producer.start()
-                    count = await self.publish_next(producer)
+                    if publisher is None:
+                        publisher = self.publisher()
+                        await publisher.start()
+                    count = await self.publish_next(publisher)
                     self.failures = 0
                 except Exception as error:  # noqa: BLE001 - the relay must outlive any outage
                     self.failures += 1
                     log.warning("relay paused: %r (attempt %d)", error, self.failures)
-                    if producer is not None:
-                        await _close(producer)
-                        producer = None
+                    if publisher is not None:
+                        await publisher.close()
+                        publisher = None
                     await asyncio.sleep(min(10.0, 0.2 * 2**self.failures))
                     continue
                 if count < self.batch:
                     await self._sleep(self.lease.ttl_seconds / 3)
         finally:
-            if producer is not None:
-                await _close(producer)
+            if publisher is not None:
+                await publisher.close()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.lease.release())
 
     async def _sleep(self, seconds: float) -> None:
         await wait_event(self._wake, seconds)
-
-
-async def _close(producer: AIOKafkaProducer) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(producer.stop(), 5)
 
 
 @contextlib.asynccontextmanager

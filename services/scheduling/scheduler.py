@@ -25,22 +25,15 @@ from events.cron import CronError, parse_cron
 from events.errors import DomainError
 from infra.aio import background, wait_event
 from infra.leases import Lease
-from infra.tokens import Principal
+from services.common.principals import SYSTEM
+from services.common.times import iso_z
+from services.instances.commands import StartInstance
+from services.scheduling.queries import ScheduleViews
+from services.scripts.commands import StartProcess
 
 log = logging.getLogger(__name__)
-SYSTEM = Principal("system", "admin")
 NAME = "scheduler"
 _MAX_CATCH_UP = 100_000  # fire times walked to find the latest missed one
-
-_CRON_DEFINITIONS = """
-SELECT d.definition_id, d.key, d.configuration->>'cron' AS cron, v.created_at, s.last_fire
-FROM definition_view d
-JOIN definition_version_view v ON v.definition_id = d.definition_id AND v.version = d.current_version
-LEFT JOIN cron_state s ON s.definition_id = d.definition_id
-WHERE d.configuration ? 'cron' AND jsonb_typeof(d.configuration->'cron') = 'string'
-  AND coalesce(d.configuration->>'enabled', 'true') <> 'false'
-"""
-
 
 class Scheduler:
     """`run()` until cancelled; `tick(now)` does one round (tests call it directly)."""
@@ -48,7 +41,7 @@ class Scheduler:
     def __init__(self, runtime: Any, *, poll_seconds: float = 1.0, lease_seconds: float = 10.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.runtime = runtime
-        self.pool = runtime.pool
+        self.views = ScheduleViews(runtime.pool)
         self.poll_seconds = poll_seconds
         self.lease = Lease(runtime.pool, NAME, ttl_seconds=lease_seconds)
         self.clock = clock
@@ -77,43 +70,34 @@ class Scheduler:
 
     async def start_due(self, now: datetime) -> int:
         """Start the scheduled instances whose time has come; how many were started."""
-        rows = await self.pool.fetch(
-            "SELECT instance_id FROM process_view WHERE status = 'scheduled' AND scheduled_for <= $1"
-            " ORDER BY scheduled_for LIMIT 100", now,
-        )
         started = 0
-        for row in rows:
+        for instance_id in await self.views.due_starts(now):
             try:
-                await self.runtime.instances.start(SYSTEM, str(row[0]), None, None, f"scheduled:{row[0]}")
+                await self.runtime.instances.start(SYSTEM, StartInstance(str(instance_id)), f"scheduled:{instance_id}")
                 started += 1
             except DomainError as e:  # stopped or deleted meanwhile, or started by another scheduler
-                log.info("scheduled start of %s skipped: %s", row[0], e)
+                log.info("scheduled start of %s skipped: %s", instance_id, e)
         return started
 
     async def fire_cron(self, now: datetime) -> int:
         """Start one run per definition whose cron fired since its last run; how many fired."""
         fired = 0
-        for row in await self.pool.fetch(_CRON_DEFINITIONS):
-            since = max(t for t in (row["last_fire"], row["created_at"]) if t is not None)
+        for schedule in await self.views.cron_schedules():
             try:
-                due = latest_fire(row["cron"], since, now)
+                due = latest_fire(schedule.cron, schedule.since, now)
             except CronError:
                 continue  # the definition service refuses these; an old one may linger
             if due is None:
                 continue
-            await self._fire(row["key"], due)
-            await self.pool.execute(
-                "INSERT INTO cron_state (definition_id, last_fire) VALUES ($1, $2)"
-                " ON CONFLICT (definition_id) DO UPDATE SET last_fire = greatest(cron_state.last_fire, excluded.last_fire)",
-                row["definition_id"], due,
-            )
+            await self._fire(schedule.key, due)
+            await self.views.record_fire(schedule.definition_id, due)
             fired += 1
         return fired
 
     async def _fire(self, key: str, due: datetime) -> None:
-        stamp = due.isoformat().replace("+00:00", "Z")
+        stamp = iso_z(due)
         try:
-            await self.runtime.scripts.start(SYSTEM, definition=key, idem=f"cron:{key}:{stamp}", attributes={"cronFire": stamp})
+            await self.runtime.scripts.start(SYSTEM, StartProcess(definition=key, attributes={"cronFire": stamp}), f"cron:{key}:{stamp}")
         except DomainError as e:  # disabled meanwhile, or defaults that do not fit the script
             log.warning("cron run of %s at %s not started: %s", key, stamp, e)
 

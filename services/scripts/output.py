@@ -8,7 +8,7 @@ read (by topic), not the whole instance. Files are FileAttached events (outputs)
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -74,15 +74,11 @@ class ProcessOutput:
 
     async def _events(self, instance_id: str | UUID, topic: str) -> list[Any]:
         uid = _uuid(instance_id)
-        rows = await self.store.pool.fetch(
-            "SELECT originator_id, originator_version, topic, state FROM procession_events"
-            " WHERE originator_id = $1 AND topic = ANY($2::text[]) ORDER BY originator_version",
-            uid, [_CREATED, _DELETED, topic],
-        )
-        topics = [r["topic"] for r in rows]
-        if _CREATED not in topics or _DELETED in topics:
+        events = await self.store.load_topics(uid, [_CREATED, _DELETED, topic])
+        kinds = {type(e) for e in events}
+        if I.Created not in kinds or I.Deleted in kinds:
             raise NotFound(f"no process instance {instance_id}")
-        return [self.store.decode(*r) for r in rows if r["topic"] == topic]
+        return [e for e in events if get_topic(type(e)) == topic]
 
 
 def _uuid(instance_id: str | UUID) -> UUID:
@@ -90,17 +86,3 @@ def _uuid(instance_id: str | UUID) -> UUID:
         return instance_id if isinstance(instance_id, UUID) else UUID(str(instance_id))
     except ValueError:
         raise NotFound(f"no process instance {instance_id!r}") from None
-
-
-async def console_log(runtime_or_store: Any, instance_id: str | UUID) -> bytes:
-    """All of a process's output as text (given the runtime, or an event store and its blobs)."""
-    output = getattr(runtime_or_store, "output", None)
-    if output is None:
-        output = ProcessOutput(runtime_or_store, BlobStore(Path("."), max_bytes=0))
-    return await output.console_log(instance_id)
-
-
-def parse_time(raw: str) -> datetime:
-    """An ISO-8601 moment (a `Z` suffix allowed; naive means UTC); ValueError otherwise."""
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

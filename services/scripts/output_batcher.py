@@ -19,10 +19,6 @@ MAX_DELAY = 0.1
 MAX_LINE_CHARS = 8192
 
 
-class OutputLimitExceeded(Exception):
-    """The script wrote more than its output limit."""
-
-
 class OutputBatcher:
     """Collects lines from a script's streams and appends them in batches."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,22 +27,48 @@ class ProcessFilter:
     parameters: list[tuple[set[str], str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ProcessSummary:
+    """One row of the process list: a process whichever face started it."""
+
+    instance_id: UUID
+    definition_key: str
+    script: str | None
+    initiator: str
+    status: str
+    parameters: dict[str, Any]
+    created_at: datetime
+    scheduled_for: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed", "stopped")
+
+
+_COLUMNS = ", ".join(ProcessSummary.__dataclass_fields__)
+
+
 class ProcessViews:
     """Queries on `process_view`."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def one(self, instance_id: str) -> Any | None:
-        """The row of one live process, or None."""
+    async def one(self, instance_id: str) -> ProcessSummary | None:
+        """One live process, or None."""
         try:
             uid = UUID(instance_id)
         except ValueError:
             return None
-        return await self.pool.fetchrow("SELECT * FROM process_view WHERE instance_id = $1", uid)
+        row = await self.pool.fetchrow(f"SELECT {_COLUMNS} FROM process_view WHERE instance_id = $1", uid)
+        return None if row is None else ProcessSummary(**row)
 
-    async def page(self, where: ProcessFilter, *, sort: str, descending: bool, number: int, size: int) -> tuple[list[Any], int]:
-        """One page of rows and the total count."""
+    async def page(
+        self, where: ProcessFilter, *, sort: str, descending: bool, number: int, size: int
+    ) -> tuple[list[ProcessSummary], int]:
+        """One page of processes and the total count."""
         clauses, values = [], []
 
         def arg(value: Any) -> str:
@@ -60,7 +87,8 @@ class ProcessViews:
         total = await self.pool.fetchval(f"SELECT count(*) FROM process_view WHERE {condition}", *values)
         order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, instance_id"
         rows = await self.pool.fetch(
-            f"SELECT * FROM process_view WHERE {condition} ORDER BY {order} LIMIT {arg(size)} OFFSET {arg(number * size)}",
+            f"SELECT {_COLUMNS} FROM process_view WHERE {condition} ORDER BY {order}"
+            f" LIMIT {arg(size)} OFFSET {arg(number * size)}",
             *values,
         )
-        return rows, total
+        return [ProcessSummary(**r) for r in rows], total

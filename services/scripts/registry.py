@@ -1,10 +1,8 @@
-"""The scripts an operator declared (never uploaded): what each runs, takes and may use.
+"""The scripts an operator declared (never uploaded), and the check of arguments against them.
 
-A descriptor is a TOML file: `name`, `description`, `command` (an argument list, never a shell
-string; `{python}` is this interpreter and `{here}` the descriptor's directory), limits, and
-`[[parameters]]` in DSpace's shape (`name` like "-m", `nameLong` like "--message",
-`description`, `type`, `mandatory`). The shipped ones live in `services/scripts/shipped/`; an
-operator's directory (setting `scripts_dir`) adds more or replaces a shipped one by name.
+The shipped descriptors live in `services/scripts/shipped/`; an operator's directory (setting
+`scripts_dir`) adds more or replaces a shipped one by name. A descriptor's format is in
+`services/scripts/descriptor.py`.
 
 Arguments reach parameters by name whichever face they come through: "-m", "--message",
 "m" and "message" all name the same parameter; values are stored under the canonical key
@@ -14,76 +12,17 @@ Arguments reach parameters by name whichever face they come through: "-m", "--me
 from __future__ import annotations
 
 import re
-import sys
-import tomllib
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from events.errors import InvalidInput, NotFound
 from infra.archives import UnsafeArchive, check_name
+from services.scripts.descriptor import ScriptDescriptor, ScriptParameter, read_descriptor
 
-TYPES = ("string", "integer", "boolean", "date", "file", "output")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_FLAG = re.compile(r"-{1,2}[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _TRUE, _FALSE = ("true", "yes", "1", "on", ""), ("false", "no", "0", "off")
 SHIPPED = Path(__file__).parent / "shipped"
-
-
-@dataclass(frozen=True)
-class ScriptParameter:
-    """One parameter a script takes."""
-
-    name: str
-    name_long: str | None
-    description: str
-    type: str
-    mandatory: bool
-
-    @property
-    def key(self) -> str:
-        """The canonical key values are stored under."""
-        return (self.name_long or self.name).lstrip("-")
-
-    def answers_to(self, name: str) -> bool:
-        """Whether `name` (with or without dashes) names this parameter."""
-        bare = name.lstrip("-")
-        return bare in (self.name.lstrip("-"), (self.name_long or "").lstrip("-")) and bare != ""
-
-
-@dataclass(frozen=True)
-class ScriptDescriptor:
-    """A registered script."""
-
-    name: str
-    description: str
-    command: tuple[str, ...]
-    parameters: tuple[ScriptParameter, ...]
-    time_limit_seconds: float
-    output_limit_bytes: int
-    memory_limit_bytes: int
-    directory: Path
-
-    def parameter(self, name: str) -> ScriptParameter | None:
-        """The parameter a name refers to, if any."""
-        return next((p for p in self.parameters if p.answers_to(name)), None)
-
-    def argv(self, values: dict[str, Any]) -> list[str]:
-        """The command line for canonical `values`: each a separate argument, in declared order."""
-        args = [part.replace("{python}", sys.executable).replace("{here}", str(self.directory)) for part in self.command]
-        for p in self.parameters:
-            if p.key not in values:
-                continue
-            value = values[p.key]
-            if p.type == "boolean":
-                args += [p.name] if value else []
-            elif p.name_long:
-                args.append(f"{p.name_long}={value}")  # one argument, so a value starting with '-' stays a value
-            else:
-                args += [p.name, str(value)]
-        return args
 
 
 def check_arguments(
@@ -196,37 +135,3 @@ class ScriptRegistry:
             if (p := script.parameter(name)) is not None:
                 keys.add(p.key)
         return keys
-
-
-def read_descriptor(path: Path) -> ScriptDescriptor:
-    """Read and check one descriptor file; ValueError naming the file and the problem."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        name = str(raw["name"])
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"name {name!r} is not a plain script name")
-        command = raw["command"]
-        if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
-            raise ValueError("command must be a non-empty list of strings (no shell)")
-        parameters = tuple(_parameter(p) for p in raw.get("parameters", []))
-        return ScriptDescriptor(
-            name=name, description=str(raw.get("description", "")), command=tuple(command), parameters=parameters,
-            time_limit_seconds=float(raw.get("time_limit_seconds", 3600)),
-            output_limit_bytes=int(raw.get("output_limit_bytes", 64 * 1_048_576)),
-            memory_limit_bytes=int(raw.get("memory_limit_bytes", 1024 * 1_048_576)),
-            directory=path.parent.resolve(),
-        )
-    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(f"script descriptor {path}: {e}") from None
-
-
-def _parameter(raw: dict[str, Any]) -> ScriptParameter:
-    name, long = str(raw["name"]), raw.get("nameLong")
-    if not _FLAG.fullmatch(name) or (long is not None and not _FLAG.fullmatch(str(long))):
-        raise ValueError(f"parameter {name!r}: names look like -m or --message")
-    if raw.get("type", "string") not in TYPES:
-        raise ValueError(f"parameter {name!r}: type must be one of {', '.join(TYPES)}")
-    return ScriptParameter(
-        name=name, name_long=str(long) if long else None, description=str(raw.get("description", "")),
-        type=str(raw.get("type", "string")), mandatory=bool(raw.get("mandatory", False)),
-    )

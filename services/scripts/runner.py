@@ -30,7 +30,8 @@ from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from services.instances.journal import InstanceJournal
 from services.scripts.output_batcher import OutputBatcher
-from services.scripts.registry import ScriptDescriptor, ScriptRegistry, check_arguments
+from services.scripts.descriptor import ScriptDescriptor
+from services.scripts.registry import ScriptRegistry, check_arguments
 from services.instances.task_port import TaskFailed
 
 log = logging.getLogger(__name__)

@@ -23,14 +23,18 @@ from events.instance import ProcessInstance
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.tokens import Principal
+from services.common.principals import SYSTEM
+from services.definitions.commands import SaveDefinition
 from services.definitions.service import DefinitionService
-from services.instances.waits import settled, wait_for
+from services.instances.commands import CreateInstance, InstanceChanged, StopInstance
+from services.instances.waits import settled
 from services.instances.service import InstanceService
 from infra.run_claims import RunClaims
-from services.scripts.registry import ScriptDescriptor, ScriptRegistry, check_arguments, is_file_path
+from services.scripts.descriptor import ScriptDescriptor
+from services.scripts.registry import ScriptRegistry, check_arguments, is_file_path
+from services.scripts.commands import StartProcess, StopProcess
 from services.scripts.runner import LocalRuns
 
-SYSTEM = Principal("system", "admin")
 SCRIPT_PREFIX = "script."
 
 
@@ -50,54 +54,47 @@ class ScriptProcessService:
         self.max_files = max_files
         self._ensured: set[str] = set()
 
-    async def start(
-        self, who: Principal, *, script: str | None = None, definition: str | None = None, selector: str | None = None,
-        arguments: dict[str, Any] | None = None, files: dict[str, bytes] | None = None, start_at: datetime | None = None,
-        start_event: str | None = None, idem: str | None = None, attributes: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Start (or schedule, when `start_at` is in the future) a script or a definition; `{id, status, etag}`.
-
-        `start_event` names the flow's start event, where the model has several (None: its only one).
-        """
-        if (script is None) == (definition is None):
+    async def start(self, who: Principal, command: StartProcess, idem: str | None = None) -> InstanceChanged:
+        """Start (or schedule, when `start_at` is in the future) a script or a definition."""
+        c = command
+        if (c.script is None) == (c.definition is None):
             raise InvalidInput("name exactly one of a script or a definition", ["script/definition: exactly one is required"])
-        files = files or {}
-        self._check_files(files)
-        if script is not None:
-            descriptor, key, selector, defaults = self.registry.get(script), SCRIPT_PREFIX + script, None, {}
+        self._check_files(c.files)
+        if c.script is not None:
+            descriptor, key, selector, defaults = self.registry.get(c.script), SCRIPT_PREFIX + c.script, None, {}
         else:
-            descriptor, defaults = await self._definition_script(definition, selector)  # type: ignore[arg-type]
-            key = definition  # type: ignore[assignment]
-        parameters = dict(arguments or {})
+            descriptor, defaults = await self._definition_script(c.definition, c.selector)  # type: ignore[arg-type]
+            key, selector = c.definition, c.selector  # type: ignore[assignment]
+        parameters = dict(c.arguments)
         if descriptor is not None:
             # Defaults (the configuration's `input`) for the script's own parameters, unless given.
             given = {p.key for k in parameters if (p := descriptor.parameter(str(k))) is not None}
             unset = {k: v for k, v in defaults.items() if (p := descriptor.parameter(str(k))) is not None and p.key not in given}
-            parameters = check_arguments(descriptor, {**unset, **parameters}, set(files))
+            parameters = check_arguments(descriptor, {**unset, **parameters}, set(c.files))
         else:
             parameters = {**defaults, **parameters}
-        stored = {name: await self.blobs.put_bytes(data) for name, data in files.items()}
-        extra = {**(attributes or {}), "inputFiles": {n: {"sha256": b.sha256, "size": b.size} for n, b in stored.items()}}
+        stored = {name: await self.blobs.put_bytes(data) for name, data in c.files.items()}
+        extra = {**c.attributes, "inputFiles": {n: {"sha256": b.sha256, "size": b.size} for n, b in stored.items()}}
         if descriptor is not None:
             extra["script"] = descriptor.name
-        later = start_at if start_at is not None and start_at > datetime.now(UTC) else None
-        if script is not None:
+        later = c.start_at if c.start_at is not None and c.start_at > datetime.now(UTC) else None
+        create = CreateInstance(key, selector, parameters=parameters, attributes=extra, start_at=later, start_event=c.start_event)
+        if c.script is not None:
             await self._ensure_definition(descriptor)  # type: ignore[arg-type]
-        create: dict[str, Any] = {"parameters": parameters, "attributes": extra, "start_at": later,
-                                  "start_event": start_event, "idem": idem}
         try:
-            return await self.instances.create(who, key, selector, **create)
+            return await self.instances.create(who, create, idem)
         except NotFound:
-            if script is None or descriptor.name not in self._ensured:  # type: ignore[union-attr]
+            if c.script is None or descriptor.name not in self._ensured:  # type: ignore[union-attr]
                 raise
             self._ensured.discard(descriptor.name)  # type: ignore[union-attr]  # someone deleted it: make it again
             await self._ensure_definition(descriptor)  # type: ignore[arg-type]
-            return await self.instances.create(who, key, selector, **create)
+            return await self.instances.create(who, create, idem)
 
-    async def stop(self, who: Principal, instance_id: str) -> dict[str, Any]:
+    async def stop(self, who: Principal, command: StopProcess, idem: str | None = None) -> InstanceChanged:
         """Stop a process (idempotent): a running script is killed; the instance ends stopped."""
-        answer = await self.instances.stop(who, instance_id, f"stopped by {who.user}")
-        uid = UUID(answer["id"])
+        reason = f"stopped by {who.user}"
+        answer = await self.instances.stop(who, StopInstance(command.instance_id, reason), idem)
+        uid = UUID(answer.id)
         if self.local.stop_instance(uid, "requested"):
             return answer
         # Nobody here runs it: if no live worker holds the run either, finish the stop ourselves.
@@ -105,13 +102,13 @@ class ScriptProcessService:
         for key in await claims.open_runs(uid):
             if await claims.take(key):
                 with contextlib.suppress(NotFound):
-                    answer = await self.instances.stop(SYSTEM, instance_id, f"stopped by {who.user}")
+                    answer = await self.instances.stop(SYSTEM, StopInstance(command.instance_id, reason))
                 await claims.finish(key)
         return answer
 
     async def wait(self, instance_id: str, timeout: float) -> ProcessInstance:
         """The instance once it is over or waits on a person, or as it is when `timeout` passes."""
-        instance, _ = await wait_for(self.store, self.instances, instance_id, settled, timeout)
+        instance, _ = await self.instances.wait(instance_id, settled, timeout)
         return instance
 
     async def _definition_script(self, key: str, selector: str | None) -> tuple[ScriptDescriptor | None, dict[str, Any]]:
@@ -126,7 +123,7 @@ class ScriptProcessService:
             return
         configuration = {"name": script.name, "description": script.description or f"ad hoc runs of {script.name}",
                          "script": script.name}
-        await self.definitions.save(SYSTEM, SCRIPT_PREFIX + script.name, configuration, None, None)
+        await self.definitions.save(SYSTEM, SaveDefinition(SCRIPT_PREFIX + script.name, configuration))
         self._ensured.add(script.name)
 
     def _check_files(self, files: dict[str, bytes]) -> None:

@@ -19,13 +19,13 @@ from typing import Any
 
 from events.errors import DomainError
 from infra.aio import background, wait_event
-from infra.tokens import Principal
 from infra.run_claims import Claim, RunClaims
 from services.scripts.runner import LocalRuns, RunControl, ScriptRunner, TaskStopped
+from services.common.principals import SYSTEM
+from services.instances.commands import CompleteTask, FailTask, StopInstance
 from services.instances.task_port import TaskFailed
 
 log = logging.getLogger(__name__)
-SYSTEM = Principal("system", "admin")
 POLL_SECONDS = 0.5
 LOST = "the worker running this script was lost (its lease expired); the run was not repeated"
 SHUTDOWN = "the service stopped while the script ran"
@@ -96,9 +96,9 @@ class ScriptWorker:
         instances, iid = self.runtime.instances, str(claim.instance_id)
         try:
             if claim.stop_requested:
-                await instances.stop(SYSTEM, iid, "stopped before the script started")
+                await instances.stop(SYSTEM, StopInstance(iid, "stopped before the script started"))
             elif claim.attempts > 1:
-                await instances.fail_task(SYSTEM, iid, claim.element_id, LOST)
+                await instances.fail_task(SYSTEM, FailTask(iid, claim.element_id, LOST))
             else:
                 await self._run(claim, control)
         except DomainError as e:  # the instance ended or was deleted meanwhile
@@ -106,7 +106,7 @@ class ScriptWorker:
         except Exception:  # noqa: BLE001 - report, never leave the run hanging
             log.exception("script run %s failed unexpectedly", claim.key)
             with contextlib.suppress(Exception):
-                await instances.fail_task(SYSTEM, iid, claim.element_id, "the script runner failed")
+                await instances.fail_task(SYSTEM, FailTask(iid, claim.element_id, "the script runner failed"))
         finally:
             self.local.controls.pop(claim.key, None)
             if control.reason != "lost":
@@ -123,14 +123,14 @@ class ScriptWorker:
             )
         except TaskStopped as stopped:
             if str(stopped) == "requested":
-                await instances.stop(SYSTEM, iid, "stopped on request")
+                await instances.stop(SYSTEM, StopInstance(iid, "stopped on request"))
             elif str(stopped) == "shutdown":
-                await instances.fail_task(SYSTEM, iid, claim.element_id, SHUTDOWN)
+                await instances.fail_task(SYSTEM, FailTask(iid, claim.element_id, SHUTDOWN))
             return  # "lost": the worker that took the claim over reports the run
         except TaskFailed as failed:
-            await instances.fail_task(SYSTEM, iid, claim.element_id, str(failed))
+            await instances.fail_task(SYSTEM, FailTask(iid, claim.element_id, str(failed)))
             return
-        await instances.complete_task(SYSTEM, iid, claim.element_id, result)
+        await instances.complete_task(SYSTEM, CompleteTask(iid, claim.element_id, result))
 
 
 @contextlib.asynccontextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from services.instances.commands import UpdateInstance
+
 FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn"
 PARTY = "347829"
 # A data task that needs a form field, a gateway with a default, a confirmation task, an end.
@@ -53,7 +55,7 @@ async def problem(response, status: int) -> dict:
 
 async def submit(api, path: str, form: dict) -> None:
     guid = path.rsplit("/", 1)[1]
-    await api.runtime.instances.update(_bob(), guid, form_data=form)
+    await api.runtime.instances.update(_bob(), UpdateInstance(guid, form_data=form))
 
 
 def _bob():
@@ -215,7 +217,8 @@ async def test_concurrent_next_calls_let_one_win_and_the_other_get_409(api):
     path = await an_instance(api, "gw")
     await api.user("POST", f"{path}/process/start")
 
-    responses = await asyncio.gather(*(api.user("PUT", f"{path}/process/next") for _ in range(2)))
+    # Both name Task2, so the loser is refused whether it lost the race or came after the winner.
+    responses = await asyncio.gather(*(api.user("PUT", f"{path}/process/next?id=Task2") for _ in range(2)))
 
     assert sorted(r.status for r in responses) == [200, 409]
     events = await (await api.user("GET", f"{path}/events")).json()

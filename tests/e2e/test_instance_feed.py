@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from infra.tokens import Principal
+from services.instances.commands import CompleteTask, CreateInstance, FailTask
 
 WORKER = Principal("worker", "admin")
 
@@ -20,15 +21,15 @@ def settings(settings):
 async def a_script_instance(api, key: str = "job") -> str:
     r = await api.admin("POST", "/api/process/v1", json={"_id": key, "script": "echo-params"})
     assert r.status == 201, await r.text()
-    result = await api.runtime.instances.create(WORKER, key, None, parameters={"n": 1})
-    return result["id"]
+    result = await api.runtime.instances.create(WORKER, CreateInstance(key, parameters={"n": 1}))
+    return result.id
 
 
 async def test_an_automated_task_waits_then_completing_it_ends_the_instance(api):
     instance_id = await a_script_instance(api)
     assert (await api.runtime.instances.get(instance_id)).pending_task == "script"
 
-    await api.runtime.instances.complete_task(WORKER, instance_id, "script", {"exitCode": 0})
+    await api.runtime.instances.complete_task(WORKER, CompleteTask(instance_id, "script", {"exitCode": 0}))
 
     instance = await api.runtime.instances.get(instance_id)
     assert (instance.status, instance.end_event) == ("completed", "end")
@@ -37,7 +38,7 @@ async def test_an_automated_task_waits_then_completing_it_ends_the_instance(api)
 async def test_failing_an_automated_task_fails_the_instance(api):
     instance_id = await a_script_instance(api)
 
-    await api.runtime.instances.fail_task(WORKER, instance_id, "script", "exit code 3")
+    await api.runtime.instances.fail_task(WORKER, FailTask(instance_id, "script", "exit code 3"))
 
     instance = await api.runtime.instances.get(instance_id)
     assert instance.status == "failed" and "exit code 3" in instance.failure
@@ -45,7 +46,7 @@ async def test_failing_an_automated_task_fails_the_instance(api):
 
 async def test_the_event_feed_lists_an_instances_events_after_a_version(api):
     instance_id = await a_script_instance(api)
-    await api.runtime.instances.complete_task(WORKER, instance_id, "script", {})
+    await api.runtime.instances.complete_task(WORKER, CompleteTask(instance_id, "script", {}))
 
     everything = await (await api.user("GET", f"/api/v1/instances/{instance_id}/events")).json()
     later = await (await api.user("GET", f"/api/v1/instances/{instance_id}/events", params={"after": "3"})).json()
@@ -67,7 +68,7 @@ async def test_the_live_stream_resumes_after_last_event_id_and_sends_new_events(
     assert response.headers["Content-Type"].startswith("text/event-stream")
 
     first = await asyncio.wait_for(response.content.readuntil(b"\n\n"), 10)
-    await api.runtime.instances.complete_task(WORKER, instance_id, "script", {})
+    await api.runtime.instances.complete_task(WORKER, CompleteTask(instance_id, "script", {}))
     frames = [await asyncio.wait_for(response.content.readuntil(b"\n\n"), 10) for _ in range(2)]
     response.close()
 

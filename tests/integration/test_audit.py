@@ -15,6 +15,11 @@ from infra.settings import Settings
 from services.audit import log as audit
 from services.bootstrap import runtime
 from tests.conftest import TEMPLATE, with_database
+from services.definitions.commands import DeleteDefinition
+from services.definitions.commands import RemoveVersion
+from services.definitions.commands import RenameDefinition
+from services.definitions.commands import SaveDefinition
+from services.definitions.commands import TagVersion
 
 VIEWS = ("definition_view", "definition_version_view", "definition_tag_view")
 CLI = str(Path(sys.executable).with_name("procession"))
@@ -27,15 +32,15 @@ async def make_history(settings: Settings) -> None:
     alice = Principal("alice", "admin")
     async with runtime(settings) as rt:
         d = rt.definitions
-        await d.save(alice, "A", {"script": "s"}, None, None)
-        await d.save(alice, "A", {"script": "s", "description": "two"}, None, None)
-        await d.tag(alice, "A", "1", "PROD", None, None)
-        await d.tag(alice, "A", "2", "PROD", None, None)
-        await d.save(alice, "B", {"script": "t"}, None, None)
-        await d.rename(alice, "B", "C", None, None)
-        await d.remove_version(alice, "A", "~LATEST", None, None)
-        await d.save(alice, "D", {"script": "u"}, None, None)
-        await d.delete(alice, "D", None, None)
+        await d.save(alice, SaveDefinition("A", {"script": "s"}))
+        await d.save(alice, SaveDefinition("A", {"script": "s", "description": "two"}))
+        await d.tag(alice, TagVersion("A", "1", "PROD"))
+        await d.tag(alice, TagVersion("A", "2", "PROD"))
+        await d.save(alice, SaveDefinition("B", {"script": "t"}))
+        await d.rename(alice, RenameDefinition("B", "C"))
+        await d.remove_version(alice, RemoveVersion("A", "~LATEST"))
+        await d.save(alice, SaveDefinition("D", {"script": "u"}))
+        await d.delete(alice, DeleteDefinition("D"))
 
 
 async def snapshot(url: str) -> dict[str, list]:

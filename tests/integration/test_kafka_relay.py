@@ -139,11 +139,11 @@ async def test_a_relay_that_dies_mid_batch_repeats_at_most_that_batch(event_stor
     total = await write_history(event_store, definitions=5, versions=2)
     crashed = KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=False, batch=4)
     assert await crashed.lease.acquire()
-    producer = crashed._producer()
-    await producer.start()
+    publisher = crashed.publisher()
+    await publisher.start()
     batch = await event_store.read_after(0, 4)
-    await crashed.send(producer, batch)  # acknowledged by the broker, then the process "dies"
-    await producer.stop()
+    await crashed.send(publisher, batch)  # acknowledged by the broker, then the process "dies"
+    await publisher.close()
     await crashed.lease.release()  # a dead process's lease would expire; releasing just saves time
 
     async with running(KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=False, batch=4)):

@@ -18,6 +18,12 @@ from projections.definitions import PROJECTION as DEFINITIONS
 from services.cli import _rebuild
 from services.definitions.service import DefinitionService
 from tests.factories import ADMIN, a_claim, a_configuration, a_definition
+from services.definitions.commands import DeleteDefinition
+from services.definitions.commands import RemoveVersion
+from services.definitions.commands import RenameDefinition
+from services.definitions.commands import SaveDefinition
+from services.definitions.commands import TagVersion
+from services.definitions.commands import UntagVersion
 
 VIEWS = {
     "definition_view": "definition_id",
@@ -172,26 +178,26 @@ async def make_varied_history(definitions: DefinitionService) -> None:
     """Creations, versions, moved and removed tags, a rename, rollbacks, a delete and a re-creation."""
     save = definitions.save
     for n in range(1, 4):
-        await save(ADMIN, "alpha", a_configuration(n), None, None)
-    await definitions.tag(ADMIN, "alpha", "1", "prod", None, None)
-    await definitions.tag(ADMIN, "alpha", "2", "prod", None, None)
-    await definitions.tag(ADMIN, "alpha", "3", "beta", None, None)
-    await definitions.tag(ADMIN, "alpha", "3", "edge", None, None)
-    await definitions.untag(ADMIN, "alpha", "beta", None, None)
-    await definitions.rename(ADMIN, "alpha", "omega", None, None)
-    await definitions.remove_version(ADMIN, "omega", "~LATEST", None, None)
-    await save(ADMIN, "omega", a_configuration(7), None, None)
+        await save(ADMIN, SaveDefinition("alpha", a_configuration(n)))
+    await definitions.tag(ADMIN, TagVersion("alpha", "1", "prod"))
+    await definitions.tag(ADMIN, TagVersion("alpha", "2", "prod"))
+    await definitions.tag(ADMIN, TagVersion("alpha", "3", "beta"))
+    await definitions.tag(ADMIN, TagVersion("alpha", "3", "edge"))
+    await definitions.untag(ADMIN, UntagVersion("alpha", "beta"))
+    await definitions.rename(ADMIN, RenameDefinition("alpha", "omega"))
+    await definitions.remove_version(ADMIN, RemoveVersion("omega", "~LATEST"))
+    await save(ADMIN, SaveDefinition("omega", a_configuration(7)))
     for n in range(1, 3):
-        await save(ADMIN, "beta", a_configuration(n), None, None)
-    await definitions.tag(ADMIN, "beta", "2", "prod", None, None)
-    await definitions.delete(ADMIN, "beta", None, None)
-    await save(ADMIN, "beta", a_configuration(5), None, None)
-    await save(ADMIN, "alpha", a_configuration(8), None, None)  # the renamed key is free again
+        await save(ADMIN, SaveDefinition("beta", a_configuration(n)))
+    await definitions.tag(ADMIN, TagVersion("beta", "2", "prod"))
+    await definitions.delete(ADMIN, DeleteDefinition("beta"))
+    await save(ADMIN, SaveDefinition("beta", a_configuration(5)))
+    await save(ADMIN, SaveDefinition("alpha", a_configuration(8)))  # the renamed key is free again
     for n in range(1, 4):
-        await save(ADMIN, "gamma", a_configuration(n), None, None)
-    await definitions.remove_version(ADMIN, "gamma", "1", None, None)
-    await save(ADMIN, "short-lived", a_configuration(1), None, None)
-    await definitions.remove_version(ADMIN, "short-lived", "~LATEST", None, None)
+        await save(ADMIN, SaveDefinition("gamma", a_configuration(n)))
+    await definitions.remove_version(ADMIN, RemoveVersion("gamma", "1"))
+    await save(ADMIN, SaveDefinition("short-lived", a_configuration(1)))
+    await definitions.remove_version(ADMIN, RemoveVersion("short-lived", "~LATEST"))
 
 
 async def test_rebuilding_the_definitions_projection_gives_identical_read_models(

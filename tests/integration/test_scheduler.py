@@ -15,6 +15,9 @@ from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
 from services.scheduling.scheduler import Scheduler, latest_fire, running_scheduler
 from services.scripts.worker import running_script_worker
+from services.definitions.commands import SaveDefinition
+from services.scripts.commands import StartProcess
+from services.scripts.commands import StopProcess
 
 ALICE = Principal("alice", "admin")
 
@@ -42,7 +45,7 @@ async def cron_runs(rt: Runtime, key: str) -> list[str]:
 
 async def test_a_cron_fire_starts_exactly_one_run_when_two_schedulers_act_at_once(two: tuple[Runtime, Runtime]) -> None:
     first, second = two
-    await first.definitions.save(ALICE, "nightly", nightly(), None, None)
+    await first.definitions.save(ALICE, SaveDefinition("nightly", nightly()))
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     await asyncio.gather(Scheduler(first).fire_cron(tomorrow), Scheduler(second).fire_cron(tomorrow))
     await asyncio.gather(Scheduler(first).fire_cron(tomorrow), Scheduler(second).fire_cron(tomorrow))
@@ -52,7 +55,7 @@ async def test_a_cron_fire_starts_exactly_one_run_when_two_schedulers_act_at_onc
 
 async def test_fires_missed_while_down_run_once_in_total_then_the_schedule_goes_on(two: tuple[Runtime, Runtime]) -> None:
     rt = two[0]
-    await rt.definitions.save(ALICE, "minutely", nightly(cron="* * * * *"), None, None)
+    await rt.definitions.save(ALICE, SaveDefinition("minutely", nightly(cron="* * * * *")))
     later = datetime.now(UTC) + timedelta(hours=3)
     scheduler = Scheduler(rt)
     assert await scheduler.fire_cron(later) == 1
@@ -63,15 +66,15 @@ async def test_fires_missed_while_down_run_once_in_total_then_the_schedule_goes_
 
 async def test_a_disabled_configuration_has_no_schedule(two: tuple[Runtime, Runtime]) -> None:
     rt = two[0]
-    await rt.definitions.save(ALICE, "nightly", nightly(), None, None)
-    await rt.definitions.save(ALICE, "nightly", nightly(enabled=False), None, None)
+    await rt.definitions.save(ALICE, SaveDefinition("nightly", nightly()))
+    await rt.definitions.save(ALICE, SaveDefinition("nightly", nightly(enabled=False)))
     assert await Scheduler(rt).fire_cron(datetime.now(UTC) + timedelta(days=2)) == 0
     assert await cron_runs(rt, "nightly") == []
 
 
 async def test_two_running_schedulers_start_each_fire_time_once(two: tuple[Runtime, Runtime]) -> None:
     first, second = two
-    await first.definitions.save(ALICE, "every-second", nightly(cron="* * * * * ?"), None, None)
+    await first.definitions.save(ALICE, SaveDefinition("every-second", nightly(cron="* * * * * ?")))
     async with running_scheduler(first), running_scheduler(second):
         async with asyncio.timeout(30):
             while len(await cron_runs(first, "every-second")) < 3:
@@ -82,28 +85,26 @@ async def test_two_running_schedulers_start_each_fire_time_once(two: tuple[Runti
 
 async def test_a_scheduled_run_survives_a_restart_and_starts_at_its_time(fast: Settings) -> None:
     async with runtime(fast) as before:
-        started = await before.scripts.start(
-            ALICE, script="echo-params", arguments={"-m": "later"}, start_at=datetime.now(UTC) + timedelta(seconds=1)
-        )
-        assert started["status"] == InstanceStatus.SCHEDULED
+        later = datetime.now(UTC) + timedelta(seconds=1)
+        started = await before.scripts.start(ALICE, StartProcess(script="echo-params", arguments={"-m": "later"}, start_at=later))
+        assert started.status == InstanceStatus.SCHEDULED
     async with runtime(fast) as after, running_script_worker(after), running_scheduler(after):
-        instance = await after.scripts.wait(started["id"], 30)
+        instance = await after.scripts.wait(started.id, 30)
         assert instance.status is InstanceStatus.COMPLETED and instance.started_at >= instance.scheduled_for
-        assert [x["line"] for x in await after.output.output_lines(started["id"])] == ["later"]
+        assert [x["line"] for x in await after.output.output_lines(started.id)] == ["later"]
 
 
 async def test_a_due_scheduled_run_is_started_once_by_two_schedulers(two: tuple[Runtime, Runtime]) -> None:
     first, second = two
-    started = await first.scripts.start(
-        ALICE, script="echo-params", arguments={"-m": "x"}, start_at=datetime.now(UTC) + timedelta(minutes=5)
-    )
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    started = await first.scripts.start(ALICE, StartProcess(script="echo-params", arguments={"-m": "x"}, start_at=later))
     due = datetime.now(UTC) + timedelta(minutes=6)
     counts = await asyncio.gather(Scheduler(first).start_due(due), Scheduler(second).start_due(due))
-    instance = await first.instances.get(started["id"])
+    instance = await first.instances.get(started.id)
     assert instance.started and sum(1 for v in instance.visits if v.kind == "start") == 1
     assert sorted(counts) in ([0, 1], [1, 1])  # the repeat answers the first start again
     with contextlib.suppress(Exception):
-        await first.scripts.stop(ALICE, started["id"])
+        await first.scripts.stop(ALICE, StopProcess(started.id))
 
 
 def test_the_latest_missed_fire_is_found_even_after_a_long_outage() -> None:

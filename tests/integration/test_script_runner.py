@@ -17,6 +17,10 @@ from infra.settings import Settings
 from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
 from services.scripts.worker import LOST, SHUTDOWN, running_script_worker
+from services.instances.commands import CreateInstance
+from services.definitions.commands import SaveDefinition
+from services.scripts.commands import StartProcess
+from services.scripts.commands import StopProcess
 
 BOB = Principal("bob", "user")
 COUNT_SCRIPT = """
@@ -79,125 +83,125 @@ async def output_event_count(rt: Runtime, instance_id: str) -> int:
 
 
 async def test_a_script_that_exits_0_completes_its_instance_with_its_output(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="echo-params", arguments={"--message": "hello", "-n": 2})
-    instance = await finished(rt, started["id"])
+    started = await rt.scripts.start(BOB, StartProcess(script="echo-params", arguments={"--message": "hello", "-n": 2}))
+    instance = await finished(rt, started.id)
     assert instance.status is InstanceStatus.COMPLETED
-    assert [x["line"] for x in await rt.output.output_lines(started["id"])] == ["hello", "hello"]
+    assert [x["line"] for x in await rt.output.output_lines(started.id)] == ["hello", "hello"]
 
 
 async def test_a_script_that_exits_non_zero_fails_with_its_stderr_kept(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="fail")
-    instance = await finished(rt, started["id"])
+    started = await rt.scripts.start(BOB, StartProcess(script="fail"))
+    instance = await finished(rt, started.id)
     assert instance.status is InstanceStatus.FAILED and "status 1" in (instance.failure or "")
-    lines = await rt.output.output_lines(started["id"])
+    lines = await rt.output.output_lines(started.id)
     assert {"stream": "stderr", "line": "something went wrong"}.items() <= lines[0].items()
 
 
 async def test_100000_lines_are_kept_complete_and_in_order_in_far_fewer_events(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="count", arguments={"lines": 100_000})
-    assert (await finished(rt, started["id"], 120)).status is InstanceStatus.COMPLETED
-    lines = await rt.output.output_lines(started["id"])
+    started = await rt.scripts.start(BOB, StartProcess(script="count", arguments={"lines": 100_000}))
+    assert (await finished(rt, started.id, 120)).status is InstanceStatus.COMPLETED
+    lines = await rt.output.output_lines(started.id)
     assert [x["line"] for x in lines] == [f"line {i}" for i in range(100_000)]
     assert [x["time"] for x in lines] == sorted(x["time"] for x in lines)
-    assert await output_event_count(rt, started["id"]) <= 1000
+    assert await output_event_count(rt, started.id) <= 1000
 
 
 @pytest.mark.parametrize("hostile", ["; rm -rf /", "$(id)", "`id` && echo pwned | cat", "-x --message=evil"])
 async def test_arguments_reach_the_script_verbatim_never_through_a_shell(rt: Runtime, hostile: str) -> None:
-    started = await rt.scripts.start(BOB, script="echo-params", arguments={"-m": hostile})
-    assert (await finished(rt, started["id"])).status is InstanceStatus.COMPLETED
-    assert [x["line"] for x in await rt.output.output_lines(started["id"])] == [hostile]
+    started = await rt.scripts.start(BOB, StartProcess(script="echo-params", arguments={"-m": hostile}))
+    assert (await finished(rt, started.id)).status is InstanceStatus.COMPLETED
+    assert [x["line"] for x in await rt.output.output_lines(started.id)] == [hostile]
 
 
 async def test_files_the_script_writes_become_output_files_in_the_blob_store(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="csv-import", arguments={"-f": "in.csv"}, files={"in.csv": b"a,1\nb,2\n"})
-    assert (await finished(rt, started["id"])).status is InstanceStatus.COMPLETED
-    names = {f["name"]: f for f in await rt.output.output_files(started["id"])}
+    started = await rt.scripts.start(BOB, StartProcess(script="csv-import", arguments={"-f": "in.csv"}, files={"in.csv": b"a,1\nb,2\n"}))
+    assert (await finished(rt, started.id)).status is InstanceStatus.COMPLETED
+    names = {f["name"]: f for f in await rt.output.output_files(started.id)}
     assert set(names) == {"report.txt", "mapfile"}
-    path, info = await rt.output.read_file(started["id"], "mapfile")
+    path, info = await rt.output.read_file(started.id, "mapfile")
     assert path.read_bytes() == b"1 a\n2 b\n" and path.name == info["sha256"]
 
 
 async def test_an_input_file_in_a_subdirectory_reaches_the_script_at_that_path(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="csv-import", arguments={"-f": "docs/a.txt"}, files={"docs/a.txt": b"x,1\n"})
-    assert (await finished(rt, started["id"])).status is InstanceStatus.COMPLETED
-    lines = [x["line"] for x in await rt.output.output_lines(started["id"])]
+    started = await rt.scripts.start(BOB, StartProcess(script="csv-import", arguments={"-f": "docs/a.txt"}, files={"docs/a.txt": b"x,1\n"}))
+    assert (await finished(rt, started.id)).status is InstanceStatus.COMPLETED
+    lines = [x["line"] for x in await rt.output.output_lines(started.id)]
     assert lines == ["row 1: x, 1", "done: 1 rows"]
 
 
 @pytest.mark.parametrize("name", ["../a.txt", "/etc/a.txt", "docs/../../a.txt", "docs/", "a\\b.txt", "./a.txt"])
 async def test_an_input_file_path_that_could_escape_is_refused_before_anything_runs(rt: Runtime, name: str) -> None:
     with pytest.raises(InvalidInput):
-        await rt.scripts.start(BOB, script="csv-import", arguments={"-f": name}, files={name: b"x,1\n"})
+        await rt.scripts.start(BOB, StartProcess(script="csv-import", arguments={"-f": name}, files={name: b"x,1\n"}))
     assert await rt.pool.fetchval("SELECT count(*) FROM instance_view") == 0
 
 
 async def test_an_input_file_under_the_output_directory_fails_the_run_instead_of_passing_for_output(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="csv-import", arguments={"-f": "output/a.csv"}, files={"output/a.csv": b"x\n"})
-    instance = await finished(rt, started["id"])
+    started = await rt.scripts.start(BOB, StartProcess(script="csv-import", arguments={"-f": "output/a.csv"}, files={"output/a.csv": b"x\n"}))
+    instance = await finished(rt, started.id)
     assert instance.status is InstanceStatus.FAILED and "output/ directory" in (instance.failure or "")
-    assert await rt.output.output_files(started["id"]) == []
+    assert await rt.output.output_files(started.id) == []
 
 
 @pytest.mark.parametrize("arguments", [{}, {"-m": "x", "--count": "many"}, {"-m": "x", "colour": "red"}])
 async def test_bad_arguments_are_refused_before_anything_runs(rt: Runtime, arguments: dict) -> None:
     with pytest.raises(InvalidInput):
-        await rt.scripts.start(BOB, script="echo-params", arguments=arguments)
+        await rt.scripts.start(BOB, StartProcess(script="echo-params", arguments=arguments))
     assert await rt.pool.fetchval("SELECT count(*) FROM instance_view") == 0
 
 
 async def test_a_script_past_its_time_limit_is_killed_and_fails_as_timed_out(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="short-slow")
-    instance = await finished(rt, started["id"])
+    started = await rt.scripts.start(BOB, StartProcess(script="short-slow"))
+    instance = await finished(rt, started.id)
     assert instance.status is InstanceStatus.FAILED and "timed out" in (instance.failure or "")
 
 
 async def test_stop_kills_the_running_script_and_the_instance_ends_stopped(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="slow", arguments={"seconds": 60})
-    pid = await first_pid(rt, started["id"])
-    await rt.scripts.stop(BOB, started["id"])
-    assert (await finished(rt, started["id"])).status is InstanceStatus.STOPPED
+    started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+    pid = await first_pid(rt, started.id)
+    await rt.scripts.stop(BOB, StopProcess(started.id))
+    assert (await finished(rt, started.id)).status is InstanceStatus.STOPPED
     await gone(pid)
 
 
 async def test_stopping_twice_is_harmless(rt: Runtime) -> None:
-    started = await rt.scripts.start(BOB, script="slow", arguments={"seconds": 60})
-    await first_pid(rt, started["id"])
-    await rt.scripts.stop(BOB, started["id"])
-    await rt.scripts.stop(BOB, started["id"])
-    assert (await finished(rt, started["id"])).status is InstanceStatus.STOPPED
+    started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+    await first_pid(rt, started.id)
+    await rt.scripts.stop(BOB, StopProcess(started.id))
+    await rt.scripts.stop(BOB, StopProcess(started.id))
+    assert (await finished(rt, started.id)).status is InstanceStatus.STOPPED
 
 
 async def test_a_service_task_in_a_bpmn_flow_runs_through_the_runner_and_the_flow_moves_on(rt: Runtime) -> None:
-    await rt.definitions.save(Principal("alice", "admin"), "flow", {"name": "flow", "workflow": FLOW}, None, None)
-    started = await rt.instances.create(BOB, "flow", None, parameters={"message": "from the flow"})
-    instance = await finished(rt, started["id"])
+    await rt.definitions.save(Principal("alice", "admin"), SaveDefinition("flow", {"name": "flow", "workflow": FLOW}))
+    started = await rt.instances.create(BOB, CreateInstance("flow", parameters={"message": "from the flow"}))
+    instance = await finished(rt, started.id)
     assert (instance.status, instance.element) == (InstanceStatus.WAITING, "review")
-    assert [x["line"] for x in await rt.output.output_lines(started["id"])] == ["from the flow"]
+    assert [x["line"] for x in await rt.output.output_lines(started.id)] == ["from the flow"]
 
 
 async def test_a_service_restart_mid_run_fails_the_run_instead_of_leaving_it_running(script_settings: Settings) -> None:
     async with runtime(script_settings) as first:
         async with running_script_worker(first):
-            started = await first.scripts.start(BOB, script="slow", arguments={"seconds": 60})
-            pid = await first_pid(first, started["id"])
+            started = await first.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+            pid = await first_pid(first, started.id)
         # the worker stopped with the service: its run is over, and the script is gone
         await gone(pid)
     async with runtime(script_settings) as second, running_script_worker(second):
-        instance = await second.instances.get(started["id"])
+        instance = await second.instances.get(started.id)
         assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {SHUTDOWN}")
 
 
 async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_settings: Settings) -> None:
     async with runtime(script_settings) as rt:
-        started = await rt.scripts.start(BOB, script="slow", arguments={"seconds": 60})
+        started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
         # a worker took the run and died: its claim's lease ran out, it never reported
         await rt.pool.execute(
             "INSERT INTO script_run_claims (instance_id, request_version, worker, lease_until)"
             " SELECT instance_id, request_version, 'dead', now() - interval '1 second' FROM script_task_view"
         )
         async with running_script_worker(rt):
-            instance = await finished(rt, started["id"])
+            instance = await finished(rt, started.id)
         assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {LOST}")
 
 

@@ -31,12 +31,12 @@ from events.flow import FlowGraph
 from events.instance import ProcessInstance
 from events.workflow import is_xml
 from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state
-from services.http.auth import principal_of
 from services.http.body import read_json
-from services.http.headers import as_of, idempotency_key, if_match, json_response
+from services.http.context import request_context
+from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.routes import Route
-from services.http.app_keys import RUNTIME
+from services.instances.commands import CompleteProcess, CreateInstance, InstanceChanged, MoveOn, StartInstance
 
 APP = "/apps/{key}"
 INSTANCE = APP + "/api/v1/instances/{partyId}/{instanceGuid}"
@@ -46,12 +46,12 @@ NO_PARTY = "0"
 
 async def process_model(request: web.Request) -> web.Response:
     """The BPMN of the definition's current version."""
-    runtime = request.app[RUNTIME]
+    runtime = request_context(request).runtime
     definition, _ = await runtime.definitions.get(request.match_info["key"])
     workflow = definition.current.configuration.get("workflow")
     if is_xml(workflow):
         return web.Response(text=workflow.lstrip("\ufeff"), content_type="text/xml")
-    graph = await runtime.instances.models.graph(str(definition.id), definition.current.number)
+    graph = await runtime.models.graph(str(definition.id), definition.current.number)
     return web.Response(text=graph_to_bpmn(graph), content_type="text/xml")
 
 
@@ -60,14 +60,13 @@ async def create_instance(request: web.Request) -> web.Response:
     party = request.query.get("instanceOwnerPartyId", "")
     if not party.isascii() or not party.isdigit() or len(party) > 18:
         raise ProblemError(400, "instanceOwnerPartyId must be a party number", errors=["instanceOwnerPartyId: required, digits"])
-    runtime = request.app[RUNTIME]
-    result = await runtime.instances.create(
-        principal_of(request), request.match_info["key"], None, owner=party, start=False, idem=idempotency_key(request)
-    )
-    instance = await runtime.instances.get(result["id"])
-    body = _instance_body(instance, await runtime.instances.graph_of(instance))
+    ctx = request_context(request)
+    command = CreateInstance(ctx.match("key"), owner=party, start=False)
+    result = await ctx.runtime.instances.create(ctx.principal, command, ctx.idempotency_key)
+    instance = await ctx.runtime.instances.get(result.id)
+    body = _instance_body(instance, await ctx.runtime.instances.graph_of(instance))
     location = {"Location": f"/apps/{instance.definition_key}/api/v1/instances/{party}/{instance.id}"}
-    return json_response(body, status=201, etag=result["etag"], headers=location)
+    return json_response(body, status=201, etag=result.etag, headers=location)
 
 
 def _instance_body(instance: ProcessInstance, graph: FlowGraph) -> dict[str, Any]:
@@ -82,17 +81,18 @@ def _instance_body(instance: ProcessInstance, graph: FlowGraph) -> dict[str, Any
 
 
 async def _instance(request: web.Request, *, past: bool = False) -> tuple[ProcessInstance, FlowGraph]:
-    service, m = request.app[RUNTIME].instances, request.match_info
-    moment = as_of(request) if past else None
-    instance = await service.get(m["instanceGuid"], version=moment and moment[0], until=moment and moment[1])
+    ctx, m = request_context(request), request.match_info
+    service, moment = ctx.runtime.instances, ctx.as_of if past else None
+    instance = await service.get(m["instanceGuid"], version=moment and moment.version, until=moment and moment.moment)
     if instance.definition_key != m["key"] or (instance.owner or NO_PARTY) != m["partyId"]:
         raise NotFound(f"no instance {m['partyId']}/{m['instanceGuid']} of app {m['key']}")
     return instance, await service.graph_of(instance)
 
 
-async def _answer(request: web.Request, result: dict[str, Any]) -> web.Response:
-    instance = await request.app[RUNTIME].instances.get(result["id"])
-    return json_response(process_state(instance, await request.app[RUNTIME].instances.graph_of(instance)), etag=instance.version)
+async def _answer(request: web.Request, result: InstanceChanged) -> web.Response:
+    instances = request_context(request).runtime.instances
+    instance = await instances.get(result.id)
+    return json_response(process_state(instance, await instances.graph_of(instance)), etag=instance.version)
 
 
 async def get_process(request: web.Request) -> web.Response:
@@ -103,11 +103,9 @@ async def get_process(request: web.Request) -> web.Response:
 
 async def start_process(request: web.Request) -> web.Response:
     """Start the process at `?startEvent=` or the only start event."""
-    instance, _ = await _instance(request)
-    result = await request.app[RUNTIME].instances.start(
-        principal_of(request), str(instance.id), request.query.get("startEvent"), if_match(request), idempotency_key(request)
-    )
-    return await _answer(request, result)
+    ctx, (instance, _) = request_context(request), await _instance(request)
+    command = StartInstance(str(instance.id), request.query.get("startEvent"), ctx.if_match)
+    return await _answer(request, await ctx.runtime.instances.start(ctx.principal, command, ctx.idempotency_key))
 
 
 async def get_next(request: web.Request) -> web.Response:
@@ -129,22 +127,19 @@ async def put_next(request: web.Request) -> web.Response:
         if not isinstance(body, dict) or not isinstance(body.get("action", ""), (str, type(None))):
             raise ProblemError(400, "the body is {\"action\": \"<name>\"}", title="Malformed JSON")
         action = body.get("action")
-    target = request.query.get("id") or request.query.get("elementId")
-    result = await request.app[RUNTIME].instances.next(
-        principal_of(request), str(instance.id), target, action, if_match(request), idempotency_key(request)
-    )
-    return await _answer(request, result)
+    ctx = request_context(request)
+    command = MoveOn(str(instance.id), request.query.get("id") or request.query.get("elementId"), action, ctx.if_match)
+    return await _answer(request, await ctx.runtime.instances.next(ctx.principal, command, ctx.idempotency_key))
 
 
 async def complete_process(request: web.Request) -> web.Response:
     """Move task by task to an end; 409 where a task cannot be left (the process stays there)."""
-    instance, _ = await _instance(request)
-    result = await request.app[RUNTIME].instances.complete_process(
-        principal_of(request), str(instance.id), if_match(request), idempotency_key(request)
-    )
-    if result.get("problems"):
-        raise ProblemError(409, f"the process stopped at {result['element']}", title="Validation failed for task",
-                           errors=result["problems"])
+    ctx, (instance, _) = request_context(request), await _instance(request)
+    command = CompleteProcess(str(instance.id), ctx.if_match)
+    result = await ctx.runtime.instances.complete_process(ctx.principal, command, ctx.idempotency_key)
+    if result.problems:
+        raise ProblemError(409, f"the process stopped at {result.element}", title="Validation failed for task",
+                           errors=result.problems)
     return await _answer(request, result)
 
 
@@ -157,7 +152,7 @@ async def get_history(request: web.Request) -> web.Response:
 async def get_events(request: web.Request) -> web.Response:
     """The instance's process events, named as the document names them."""
     instance, graph = await _instance(request)
-    events = await request.app[RUNTIME].store.load(instance.id)
+    events = await request_context(request).runtime.instances.events(instance.id)
     return json_response(process_events(events, graph))
 
 

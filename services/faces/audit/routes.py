@@ -4,84 +4,76 @@ plus the published-event contracts (AsyncAPI and JSON Schemas). Feeds are admin 
 from __future__ import annotations
 
 from importlib import metadata
+from typing import Any
+from uuid import UUID
 
 import orjson
 from aiohttp import web
 
 from contracts.audit import StoredEventLine
 from contracts.published import PUBLISHED, asyncapi_document, event_schema
-from infra.event_store import RecordedEvent
-from services.audit.log import aggregate_id, to_line
+from services.audit.log import aggregate_id
 from services.http import sse
+from services.http.context import request_context
 from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.routes import Route
-from services.http.app_keys import RUNTIME
 
 NDJSON = "application/x-ndjson"
 MAX_LIMIT = 10_000
 
 
-def _int_query(request: web.Request, name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
-        bound = f" at most {maximum}" if maximum else ""
-        raise ProblemError(400, f"{name} must be a non-negative integer{bound}, got {raw!r}")
-    return int(raw)
-
-
-def _ndjson(events: list[RecordedEvent]) -> web.Response:
-    body = b"".join(orjson.dumps(to_line(e)) + b"\n" for e in events)
+def _ndjson(lines: list[dict[str, Any]]) -> web.Response:
+    body = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     return web.Response(body=body, content_type=NDJSON)
 
 
-def _item(ident: int, event: RecordedEvent) -> sse.Item:
-    line = to_line(event)
+def _item(ident: int, line: dict[str, Any]) -> sse.Item:
     return ident, line["type"], orjson.dumps(line)
 
 
-def _aggregate(request: web.Request):
+def _aggregate(request: web.Request) -> UUID:
     try:
         return aggregate_id(request.match_info["aggregate_id"])
     except ValueError:
         raise ProblemError(404, "no aggregate with that id") from None
 
 
+def _page(request: web.Request) -> tuple[int, int]:
+    ctx = request_context(request)
+    return ctx.integer("after", default=0, maximum=2**63 - 1), ctx.integer("limit", default=1000, maximum=MAX_LIMIT)
+
+
 async def events_feed(request: web.Request) -> web.Response:
-    store = request.app[RUNTIME].store
-    after, limit = _int_query(request, "after", 0), _int_query(request, "limit", 1000, MAX_LIMIT)
-    return _ndjson(await store.read_after(after, limit))
+    after, limit = _page(request)
+    return _ndjson(await request_context(request).runtime.audit.lines_after(after, limit))
 
 
 async def events_stream(request: web.Request) -> web.StreamResponse:
-    store = request.app[RUNTIME].store
+    audit = request_context(request).runtime.audit
 
     async def fetch(after: int) -> list[sse.Item]:
-        return [_item(e.position, e) for e in await store.read_after(after)]
+        return [_item(line["position"], line) for line in await audit.lines_after(after)]
 
-    return await sse.stream(request, store, sse.resume_point(request), fetch)
+    return await sse.stream(request, audit.append_signal, sse.resume_point(request), fetch)
 
 
 async def aggregate_feed(request: web.Request) -> web.Response:
-    store = request.app[RUNTIME].store
-    after, limit = _int_query(request, "after", 0), _int_query(request, "limit", 1000, MAX_LIMIT)
-    return _ndjson(await store.read_stream(_aggregate(request), after, limit))
+    after, limit = _page(request)
+    return _ndjson(await request_context(request).runtime.audit.aggregate_lines(_aggregate(request), after, limit))
 
 
 async def aggregate_stream(request: web.Request) -> web.StreamResponse:
-    store, ident = request.app[RUNTIME].store, _aggregate(request)
+    audit, ident = request_context(request).runtime.audit, _aggregate(request)
 
     async def fetch(after: int) -> list[sse.Item]:
-        events = await store.read_stream(ident, after)
-        return [_item(e.originator_version, e) for e in events]
+        return [_item(line["originator_version"], line) for line in await audit.aggregate_lines(ident, after)]
 
-    return await sse.stream(request, store, sse.resume_point(request), fetch)
+    return await sse.stream(request, audit.append_signal, sse.resume_point(request), fetch)
 
 
 async def asyncapi(request: web.Request) -> web.Response:
-    settings = request.app[RUNTIME].settings
+    settings = request_context(request).runtime.settings
     return json_response(asyncapi_document(settings.kafka_topic_prefix, metadata.version("procession")))
 
 

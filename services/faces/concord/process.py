@@ -12,26 +12,27 @@ from aiohttp import web
 
 from events.instance import ProcessInstance
 from services.faces.concord.render import PORTAL, entry, portal_page
-from services.http.auth import principal_of
+from services.http.context import request_context
 from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.ranges import ranged_file_response, ranged_response
-from services.instances.waits import finished, wait_for
-from services.http.app_keys import RUNTIME
+from services.instances.access import may_see
+from services.instances.waits import finished
+from services.scripts.commands import StopProcess
 
 
 async def visible_instance(request: web.Request) -> ProcessInstance:
     """The process named in the path, if the caller may see it (own, or admin); 404 / 403."""
-    instance = await request.app[RUNTIME].instances.get(request.match_info["id"])
-    who = principal_of(request)
-    if not who.is_admin and instance.initiator != who.user:
+    ctx = request_context(request)
+    instance = await ctx.runtime.instances.get(ctx.match("id"))
+    if not may_see(ctx.principal, instance.initiator):
         raise ProblemError(403, "this process belongs to another user")
     return instance
 
 
 def wait_limit(request: web.Request) -> float:
     """The longest a request may wait for a process (`sync`, `waitForCompletion`)."""
-    return request.app[RUNTIME].settings.max_wait_seconds
+    return request_context(request).runtime.settings.max_wait_seconds
 
 
 def late(instance: ProcessInstance, waited: float) -> ProblemError:
@@ -51,7 +52,8 @@ async def kill_process(request: web.Request) -> web.Response:
     """`DELETE /api/v1/process/{id}`: forcefully stop; a finished process is left as it is."""
     instance = await visible_instance(request)
     if not instance.status.finished:
-        await request.app[RUNTIME].scripts.stop(principal_of(request), str(instance.id))
+        ctx = request_context(request)
+        await ctx.runtime.scripts.stop(ctx.principal, StopProcess(str(instance.id)), ctx.idempotency_key)
     return web.Response(status=204)
 
 
@@ -59,8 +61,7 @@ async def wait_for_completion(request: web.Request) -> web.Response:
     """`GET …/{id}/waitForCompletion?timeout=ms`: the entry once the process is over; 408 past the timeout."""
     instance = await visible_instance(request)
     timeout = _timeout_ms(request.query.get("timeout"), wait_limit(request))
-    runtime = request.app[RUNTIME]
-    instance, done = await wait_for(runtime.store, runtime.instances, str(instance.id), finished, timeout)
+    instance, done = await request_context(request).runtime.instances.wait(str(instance.id), finished, timeout)
     if not done:
         raise late(instance, timeout)
     return json_response(entry(instance), etag=instance.version)
@@ -79,7 +80,7 @@ def _timeout_ms(raw: str | None, limit: float) -> float:
 async def get_log(request: web.Request) -> web.Response:
     """`GET …/{id}/log`: the console output so far, with Range."""
     instance = await visible_instance(request)
-    log = await request.app[RUNTIME].output.console_log(str(instance.id))
+    log = await request_context(request).runtime.output.console_log(str(instance.id))
     etag = '"' + hashlib.sha256(log).hexdigest()[:32] + '"'
     disposition = {"Content-Disposition": f'inline; filename="{instance.id}.log"'}
     return ranged_response(request, log, content_type="text/plain", charset="utf-8", etag=etag, headers=disposition)
@@ -87,7 +88,7 @@ async def get_log(request: web.Request) -> web.Response:
 
 async def _files(request: web.Request, instance: ProcessInstance) -> dict[str, dict[str, Any]]:
     # Outputs win over inputs of the same name, as the output store reads them.
-    output = request.app[RUNTIME].output
+    output = request_context(request).runtime.output
     listed = [*await output.input_files(str(instance.id)), *await output.output_files(str(instance.id))]
     return {f["name"]: f for f in listed}
 
@@ -106,7 +107,7 @@ async def get_attachment(request: web.Request) -> web.Response:
     instance = await visible_instance(request)
     if name not in await _files(request, instance):
         raise ProblemError(404, f"process {instance.id} has no attachment {name[:120]!r}")
-    path, info = await request.app[RUNTIME].output.read_file(str(instance.id), name)
+    path, info = await request_context(request).runtime.output.read_file(str(instance.id), name)
     return await ranged_file_response(
         request, path, info["size"], content_type="application/octet-stream", etag=f'"{info["sha256"]}"',
         headers={"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'},
@@ -116,5 +117,5 @@ async def get_attachment(request: web.Request) -> web.Response:
 async def portal_page_view(request: web.Request) -> web.Response:
     """The plain HTML page of one process: its definition's start form and its status."""
     instance = await visible_instance(request)
-    configuration = await request.app[RUNTIME].instances.models.configuration(instance.definition_id, instance.definition_version)
+    configuration = await request_context(request).runtime.models.configuration(instance.definition_id, instance.definition_version)
     return web.Response(text=portal_page(instance, configuration, f"{PORTAL}/start"), content_type="text/html")

@@ -15,7 +15,6 @@ _WORDS = {
     S.CREATED: "NEW", S.SCHEDULED: "ENQUEUED", S.RUNNING: "RUNNING", S.WAITING: "SUSPENDED",
     S.COMPLETED: "FINISHED", S.FAILED: "FAILED", S.STOPPED: "CANCELLED",
 }
-TERMINAL = frozenset({"FINISHED", "FAILED", "CANCELLED", "TIMED_OUT"})
 
 
 def status_word(instance: ProcessInstance) -> str:

@@ -17,67 +17,68 @@ from services.faces.concord.payload import StartPlan, parse_bool, parse_entry_po
 from services.faces.concord.process import late, wait_limit
 from services.faces.concord.render import BASE, PORTAL, entry
 from services.faces.concord.upload import plan_upload
-from services.http.auth import principal_of
 from services.http.body import read_model
-from services.http.headers import idempotency_key, json_response
+from services.http.context import request_context
+from services.http.headers import json_response
 from services.http.problems import ProblemError
-from services.instances.waits import settled, wait_for
-from services.http.app_keys import RUNTIME
+from services.instances.commands import CreateInstance, InstanceChanged
+from services.instances.waits import settled
+from services.scripts.commands import StartProcess
 
 
 async def start_upload(request: web.Request) -> web.Response:
-    """`POST /api/v1/process` with a ZIP or a form (handed over by Hackney's route)."""
+    """`POST /api/v1/process` with a ZIP or a form (dispatched here by `services/faces/dispatch.py`)."""
     plan = await plan_upload(request)
     result = await _run_plan(request, plan)
-    instance = await request.app[RUNTIME].instances.get(result["id"])
-    return await _started(request, result["id"], instance.definition_key, plan.sync, result.get("etag"))
+    instance = await request_context(request).runtime.instances.get(result.id)
+    return await _started(request, result.id, instance.definition_key, plan.sync, result.etag)
 
 
 async def start_entry_point(request: web.Request) -> web.Response:
-    """`POST /api/v1/process/{project:repo:flow}` with JSON (handed over by Hackney's route)."""
-    point = parse_entry_point(request.match_info["processName"])
+    """`POST /api/v1/process/{project:repo:flow}` with JSON (dispatched here by `services/faces/dispatch.py`)."""
+    ctx = request_context(request)
+    point = parse_entry_point(ctx.match("processName"))
     sync = parse_bool(request.query.get("sync"), "sync")
     body = await read_model(request, HackneyStartIn)
-    result = await request.app[RUNTIME].instances.create(
-        principal_of(request), point.key, point.selector, target_id=body.targetId, parameters=body.arguments,
-        form_data=body.formData, documents=body.documents, assignment=body.assignment, start_event=point.flow,
+    command = CreateInstance(
+        point.key, point.selector, target_id=body.targetId, parameters=body.arguments,
+        form_data=body.formData, documents=tuple(body.documents), assignment=body.assignment, start_event=point.flow,
         attributes={"targetType": body.targetType, "relatedEntities": [e.model_dump(exclude_none=True) for e in body.relatedEntities]},
-        idem=idempotency_key(request),
     )
-    return await _started(request, result["id"], point.key, sync, result["etag"])
+    result = await ctx.runtime.instances.create(ctx.principal, command, ctx.idempotency_key)
+    return await _started(request, result.id, point.key, sync, result.etag)
 
 
 async def portal_start(request: web.Request) -> web.Response:
     """`GET /api/service/process_portal/start?entryPoint=…`: start, then 303 to the process page."""
-    raw = request.query.get("entryPoint")
+    ctx, raw = request_context(request), request.query.get("entryPoint")
     if not raw:
         raise ProblemError(400, "entryPoint is required", errors=["entryPoint: required"])
     point = parse_entry_point(raw)
     arguments = {k: v for k, v in request.query.items() if k != "entryPoint"}
-    result = await request.app[RUNTIME].instances.create(
-        principal_of(request), point.key, point.selector, parameters=arguments, start_event=point.flow,
-    )
-    raise web.HTTPSeeOther(f"{PORTAL}/process/{result['id']}")
+    command = CreateInstance(point.key, point.selector, parameters=arguments, start_event=point.flow)
+    result = await ctx.runtime.instances.create(ctx.principal, command)
+    raise web.HTTPSeeOther(f"{PORTAL}/process/{result.id}")
 
 
-async def _run_plan(request: web.Request, plan: StartPlan) -> dict[str, Any]:
-    runtime = request.app[RUNTIME]
+async def _run_plan(request: web.Request, plan: StartPlan) -> InstanceChanged:
+    ctx = request_context(request)
     if plan.entry is not None:
         key, selector = plan.entry.key, plan.entry.selector
     else:  # build_plan gives an entry point or an ad hoc model, never neither
-        key, selector = await adhoc_definition(runtime.definitions, plan.adhoc or {})
-    return await runtime.scripts.start(
-        principal_of(request), definition=key, selector=selector, arguments=plan.arguments, files=plan.files,
+        key, selector = await adhoc_definition(ctx.runtime.definitions, plan.adhoc or {})
+    command = StartProcess(
+        definition=key, selector=selector, arguments=plan.arguments, files=plan.files,
         start_at=plan.start_at, start_event=plan.flow or (plan.entry.flow if plan.entry else None),
-        idem=idempotency_key(request),
     )
+    return await ctx.runtime.scripts.start(ctx.principal, command, ctx.idempotency_key)
 
 
 async def _started(request: web.Request, instance_id: str, key: str, sync: bool, etag: Any) -> web.Response:
     body: dict[str, Any] = {"instanceId": instance_id, "ok": True, "id": instance_id}
     if sync:
-        runtime = request.app[RUNTIME]
-        instance, done = await wait_for(runtime.store, runtime.instances, instance_id, settled, wait_limit(request))
+        instances = request_context(request).runtime.instances
+        instance, done = await instances.wait(instance_id, settled, wait_limit(request))
         if not done:
             raise late(instance, wait_limit(request))
         body["status"], etag = entry(instance)["status"], instance.version

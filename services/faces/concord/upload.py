@@ -15,14 +15,14 @@ from infra.archives import ArchiveError, ArchiveLimits, ArchiveTooLarge, open_zi
 from services.faces.concord.payload import StartPlan, build_plan, parse_bool, parse_start_at, request_object
 from services.http.multipart import read_form
 from services.http.problems import ProblemError
-from services.http.app_keys import RUNTIME
+from services.http.context import request_context
 
 ZIP_TYPES = ("application/octet-stream", "application/zip", "application/x-zip-compressed")
 
 
 async def plan_upload(request: web.Request) -> StartPlan:
     """What a ZIP or multipart start asks to run; 415 for any other body."""
-    settings, now = request.app[RUNTIME].settings, datetime.now(timezone.utc)
+    settings, now = request_context(request).runtime.settings, datetime.now(timezone.utc)
     if request.content_type == "multipart/form-data":
         form = await read_form(request, max_parts=settings.max_form_parts, max_bytes=settings.max_upload_bytes)
         archive = await _open_archive(request, form.files.pop("archive", None))
@@ -56,7 +56,7 @@ async def _read_body(request: web.Request, cap: int) -> bytes:
 async def _open_archive(request: web.Request, data: bytes | None) -> dict[str, bytes] | None:
     if data is None:
         return None
-    s = request.app[RUNTIME].settings
+    s = request_context(request).runtime.settings
     try:
         return await open_zip(data, ArchiveLimits(s.max_archive_entries, s.max_archive_unpacked_bytes, s.max_archive_ratio))
     except ArchiveTooLarge as e:

@@ -16,7 +16,7 @@ from aiohttp import BodyPartReader, web
 
 from services.http.multipart import part_text, read_parts
 from services.http.problems import ProblemError
-from services.scripts.output import parse_time
+from services.common.times import parse_moment
 
 
 @dataclass
@@ -47,7 +47,7 @@ def _take(invocation: Invocation, part: BodyPartReader, data: bytes) -> None:
         invocation.arguments = _properties(part_text(part, data))
     elif part.name == "startTime":
         try:
-            invocation.start_at = parse_time(part_text(part, data).strip())
+            invocation.start_at = parse_moment(part_text(part, data).strip())
         except ValueError:
             raise ProblemError(400, "startTime must be an ISO-8601 time", errors=["startTime: not a time"]) from None
     # Other parts are ignored, as DSpace does.

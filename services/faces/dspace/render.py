@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.scripts.registry import ScriptDescriptor, ScriptRegistry
+from services.common.times import iso_z as iso
+from services.scripts.queries import ProcessSummary
+from services.scripts.descriptor import ScriptDescriptor
+from services.scripts.registry import ScriptRegistry
 
 PROCESSES = "/api/system/processes"
 SCRIPTS = "/api/system/scripts"
@@ -18,10 +20,6 @@ STATUS = {"created": "SCHEDULED", "scheduled": "SCHEDULED", "running": "RUNNING"
 WORDS: dict[str, tuple[str, ...]] = {}
 for _internal, _word in STATUS.items():
     WORDS[_word] = (*WORDS.get(_word, ()), _internal)
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def parameters(registry: ScriptRegistry, script: str, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,17 +33,17 @@ def parameters(registry: ScriptRegistry, script: str, values: dict[str, Any]) ->
     return rendered
 
 
-def process(row: Any, registry: ScriptRegistry) -> dict[str, Any]:
+def process(row: ProcessSummary, registry: ScriptRegistry) -> dict[str, Any]:
     """One process from its `process_view` row: the seed's fields and the real ones."""
-    pid = str(row["instance_id"])
+    pid = str(row.instance_id)
     href = f"{PROCESSES}/{pid}"
-    script = row["script"] or row["definition_key"]
-    status = STATUS[row["status"]]
+    script = row.script or row.definition_key
+    status = STATUS[row.status]
     return {
-        "id": pid, "processId": pid, "userId": row["initiator"], "scriptName": script,
-        "startTime": iso(row["started_at"] or row["scheduled_for"]), "endTime": iso(row["ended_at"]),
-        "creationTime": iso(row["created_at"]), "status": status, "processStatus": status,
-        "parameters": parameters(registry, script, row["parameters"]), "type": "process",
+        "id": pid, "processId": pid, "userId": row.initiator, "scriptName": script,
+        "startTime": iso(row.started_at or row.scheduled_for), "endTime": iso(row.ended_at),
+        "creationTime": iso(row.created_at), "status": status, "processStatus": status,
+        "parameters": parameters(registry, script, row.parameters), "type": "process",
         "_links": {"self": {"href": href}, "script": {"href": f"{SCRIPTS}/{script}"},
                    "output": {"href": f"{href}/output"}, "files": {"href": f"{href}/files"}},
     }

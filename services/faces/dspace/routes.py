@@ -39,14 +39,16 @@ from aiohttp import web
 from events.errors import DomainError
 from services.faces.dspace import render
 from services.faces.dspace.form import read_invocation
-from services.http.auth import principal_of
-from services.http.headers import idempotency_key, json_response
+from services.common.times import parse_moment
+from services.http.context import request_context
+from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.ranges import ranged_response
 from services.http.routes import Route
-from services.http.app_keys import RUNTIME
-from services.scripts.output import parse_time
-from services.scripts.queries import SORTS, ProcessFilter, ProcessViews
+from services.instances.access import may_see
+from services.instances.commands import DeleteInstance
+from services.scripts.commands import StartProcess, StopProcess
+from services.scripts.queries import SORTS, ProcessFilter, ProcessSummary
 
 P, S = render.PROCESSES, render.SCRIPTS
 _ID = "{id:[^/]+}"
@@ -60,12 +62,10 @@ def _hal(body: Any, status: int = 200, **kw: Any) -> web.Response:
     return response
 
 
-def _int(raw: str | None, default: int, name: str, low: int) -> int:
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 9 or int(raw) < low:
-        raise ProblemError(400, f"{name} must be a whole number of at least {low}, got {raw[:20]!r}")
-    return int(raw)
+def _paging(request: web.Request) -> tuple[int, int]:
+    ctx = request_context(request)
+    number = ctx.integer("page", default=0, maximum=999_999_999)
+    return number, min(ctx.integer("size", default=_DEFAULT_SIZE, minimum=1, maximum=999_999_999), _MAX_SIZE)
 
 
 def _sort(request: web.Request, allowed: tuple[str, ...]) -> tuple[str, bool]:
@@ -87,20 +87,20 @@ def _statuses(word: str | None) -> tuple[str, ...] | None:
 
 
 async def _page(request: web.Request, where: ProcessFilter, allowed: tuple[str, ...]) -> web.Response:
-    runtime, principal = request.app[RUNTIME], principal_of(request)
+    ctx = request_context(request)
+    runtime, principal = ctx.runtime, ctx.principal
     if not principal.is_admin:
         where.initiator = principal.user if where.initiator in (None, principal.user) else "\x00nobody"
-    number = _int(request.query.get("page"), 0, "page", 0)
-    size = min(_int(request.query.get("size"), _DEFAULT_SIZE, "size", 1), _MAX_SIZE)
+    number, size = _paging(request)
     field, descending = _sort(request, allowed)
-    rows, total = await ProcessViews(runtime.pool).page(where, sort=field, descending=descending, number=number, size=size)
+    rows, total = await runtime.process_views.page(where, sort=field, descending=descending, number=number, size=size)
     items = [render.process(r, runtime.registry) for r in rows]
     return _hal(render.page(request, "processes", items, number=number, size=size, total=total))
 
 
 async def list_processes(request: web.Request) -> web.Response:
     """`GET /api/system/processes` with the seed's filters."""
-    q, registry = request.query, request.app[RUNTIME].registry
+    q, registry = request.query, request_context(request).runtime.registry
     where = ProcessFilter(initiator=q.get("userId"), script=q.get("script"), statuses=_statuses(q.get("status")))
     for name, value in q.items():
         if name.startswith("parameter.") and len(name) > len("parameter."):
@@ -120,23 +120,23 @@ async def search_by_property(request: web.Request) -> web.Response:
 
 async def search_own(request: web.Request) -> web.Response:
     """`GET …/search/own`: the caller's processes."""
-    return await _page(request, ProcessFilter(initiator=principal_of(request).user), _SEARCH_SORTS)
+    return await _page(request, ProcessFilter(initiator=request_context(request).principal.user), _SEARCH_SORTS)
 
 
-async def _row(request: web.Request) -> Any:
+async def _row(request: web.Request) -> ProcessSummary:
     """The process named in the path, if the caller may see it: 404 / 403 otherwise."""
-    row = await ProcessViews(request.app[RUNTIME].pool).one(request.match_info["id"])
+    ctx = request_context(request)
+    row = await ctx.runtime.process_views.one(ctx.match("id"))
     if row is None:
-        raise ProblemError(404, f"no process {request.match_info['id'][:80]!r}")
-    principal = principal_of(request)
-    if not principal.is_admin and row["initiator"] != principal.user:
+        raise ProblemError(404, f"no process {ctx.match('id')[:80]!r}")
+    if not may_see(ctx.principal, row.initiator):
         raise ProblemError(403, "this process belongs to another user")
     return row
 
 
 async def get_process(request: web.Request) -> web.Response:
     """`GET /api/system/processes/{id}`."""
-    return _hal(render.process(await _row(request), request.app[RUNTIME].registry))
+    return _hal(render.process(await _row(request), request_context(request).runtime.registry))
 
 
 async def process_output(request: web.Request) -> web.Response:
@@ -146,22 +146,22 @@ async def process_output(request: web.Request) -> web.Response:
     for name in ("fromTime", "toTime"):
         raw = request.query.get(name)
         try:
-            bounds.append(parse_time(raw) if raw else None)
+            bounds.append(parse_moment(raw) if raw else None)
         except ValueError:
             raise ProblemError(400, f"{name} must be an ISO-8601 time, got {raw[:40]!r}") from None
-    lines = await request.app[RUNTIME].output.output_lines(row["instance_id"], *bounds)
+    lines = await request_context(request).runtime.output.output_lines(row.instance_id, *bounds)
     return json_response([{"time": x["time"], "line": x["line"], "stream": x["stream"]} for x in lines])
 
 
-async def _files(request: web.Request, row: Any) -> list[dict[str, Any]]:
-    output = request.app[RUNTIME].output
-    return [*await output.input_files(row["instance_id"]), *await output.output_files(row["instance_id"])]
+async def _files(request: web.Request, row: ProcessSummary) -> list[dict[str, Any]]:
+    output = request_context(request).runtime.output
+    return [*await output.input_files(row.instance_id), *await output.output_files(row.instance_id)]
 
 
 async def process_files(request: web.Request) -> web.Response:
     """`GET …/{id}/files`."""
     row = await _row(request)
-    return _hal(render.files(str(row["instance_id"]), await _files(request, row)))
+    return _hal(render.files(str(row.instance_id), await _files(request, row)))
 
 
 async def process_file(request: web.Request) -> web.StreamResponse:
@@ -174,45 +174,44 @@ async def process_file(request: web.Request) -> web.StreamResponse:
     etag = f'"{info["sha256"]}"'
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return web.Response(status=304, headers={"ETag": etag})
-    body = await request.app[RUNTIME].blobs.read(info["sha256"])
+    body = await request_context(request).runtime.blobs.read(info["sha256"])
     disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"}
     return ranged_response(request, body, content_type=info["mediaType"], etag=etag, headers=disposition)
 
 
 async def delete_process(request: web.Request) -> web.Response:
     """`DELETE …/{id}`: stop it if it runs or waits to (best effort), then tombstone it."""
-    row, runtime, principal = await _row(request), request.app[RUNTIME], principal_of(request)
-    if row["status"] not in ("completed", "failed", "stopped"):
+    row, ctx = await _row(request), request_context(request)
+    runtime, principal, instance_id = ctx.runtime, ctx.principal, str(row.instance_id)
+    if not row.finished:
         with contextlib.suppress(DomainError):
-            await runtime.scripts.stop(principal, str(row["instance_id"]))
-    await runtime.instances.delete(principal, str(row["instance_id"]), "deleted through DSpace", idempotency_key(request))
+            await runtime.scripts.stop(principal, StopProcess(instance_id))
+    await runtime.instances.delete(principal, DeleteInstance(instance_id, "deleted through DSpace"), ctx.idempotency_key)
     return web.Response(status=204)
 
 
 async def list_scripts(request: web.Request) -> web.Response:
     """`GET /api/system/scripts`."""
-    number = _int(request.query.get("page"), 0, "page", 0)
-    size = min(_int(request.query.get("size"), _DEFAULT_SIZE, "size", 1), _MAX_SIZE)
-    scripts = request.app[RUNTIME].registry.all()
+    number, size = _paging(request)
+    scripts = request_context(request).runtime.registry.all()
     items = [render.script(s) for s in scripts[number * size:(number + 1) * size]]
     return _hal(render.page(request, "scripts", items, number=number, size=size, total=len(scripts)))
 
 
 async def get_script(request: web.Request) -> web.Response:
     """`GET /api/system/scripts/{name}`."""
-    return _hal(render.script(request.app[RUNTIME].registry.get(request.match_info["name"])))
+    return _hal(render.script(request_context(request).runtime.registry.get(request.match_info["name"])))
 
 
 async def start_process(request: web.Request) -> web.Response:
     """`POST /api/system/scripts/{name}/processes`: 202 with the process."""
-    runtime, settings = request.app[RUNTIME], request.app[RUNTIME].settings
-    script = runtime.registry.get(request.match_info["name"])
+    ctx = request_context(request)
+    runtime, settings = ctx.runtime, ctx.runtime.settings
+    script = runtime.registry.get(ctx.match("name"))
     invocation = await read_invocation(request, max_parts=settings.max_form_parts, max_bytes=settings.max_upload_bytes)
-    started = await runtime.scripts.start(
-        principal_of(request), script=script.name, arguments=invocation.arguments, files=invocation.files,
-        start_at=invocation.start_at, idem=idempotency_key(request),
-    )
-    row = await ProcessViews(runtime.pool).one(started["id"])
+    command = StartProcess(script=script.name, arguments=invocation.arguments, files=invocation.files, start_at=invocation.start_at)
+    started = await runtime.scripts.start(ctx.principal, command, ctx.idempotency_key)
+    row = await runtime.process_views.one(started.id)
     body = render.process(row, runtime.registry)
     return _hal(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
 

@@ -16,11 +16,8 @@ Choices where the document is thin or wrong (see shared/design/seed-semantics.md
   exit rules failing is 409 with each problem.
 - `example-application` (the document's example) is created when first started if absent.
 
-Route sharing (faces.md): `POST /api/v1/process` with a non-JSON body belongs to Concord; it is
-dispatched to whatever handler the app stores under `UPLOAD_START`, else answered 415; and
-`POST /api/v1/process/{x}` where `x` holds a colon (a Concord entry point `project:repo:flow`,
-which no definition key can be), or with Concord's `?sync=`, goes to the handler under
-`ENTRY_POINT_START`. The
+Route sharing: the two start routes are shared with Concord and told apart in
+`services/faces/dispatch.py`; this face answers their JSON requests. The
 `{id}` segment of the two-segment routes refuses Concord's literal `log`, `attachment` and
 `waitForCompletion` (a regex), so registration order does not matter; Concord's one-segment
 `GET /api/v1/process/{id}` is not registered here.
@@ -32,44 +29,39 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts.hackney import HackneyPage, HackneyProcess, HackneyStarted, HackneyStartIn, HackneyUpdateIn
+from contracts.hackney import HackneyPage, HackneyProcess, HackneyStartIn, HackneyUpdateIn
 from events.errors import NotFound, StaleVersion
 from events.instance import ProcessInstance
 from events.instance_state import Visit
 from services.definitions.examples import EXAMPLE_KEY, ensure_example_application
-from services.http.auth import principal_of
-from services.http.body import is_json, read_model
-from services.http.headers import as_of, idempotency_key, if_match, json_response
+from services.common.times import iso_z
+from services.http.body import read_model
+from services.http.context import request_context
+from services.http.headers import json_response
+from services.http.params import integer
 from services.http.problems import ProblemError
-from services.http.routes import Handler, Route
-from services.http.app_keys import RUNTIME
+from services.http.routes import Route
+from services.instances.commands import CreateInstance, UpdateInstance
 
 BASE = "/api/v1/process"
-# Concord's ZIP/multipart start; set by the Concord face when it exists.
-UPLOAD_START: web.AppKey[Handler] = web.AppKey("upload_start")
-# Concord's start by entry point (`project:repository:flow`, with a colon no key can hold).
-ENTRY_POINT_START: web.AppKey[Handler] = web.AppKey("entry_point_start")
 _ID = "{id:(?!(?:log|attachment|waitForCompletion)(?:/|$))[^/]+}"
 _PAGE_SIZE = 10
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+_MAX_PAGE_SIZE = 100
 
 
 def _state(visit: Visit | None, instance: ProcessInstance, *, current: bool) -> dict[str, Any]:
     if visit is None:  # created, not started: Hackney has no such state, so show the status
         return {"state": str(instance.status), "permittedTriggers": [], "assignment": instance.assignment,
                 "processData": {"formData": instance.form_data, "documents": instance.documents},
-                "createdAt": _iso(instance.created_on), "updatedAt": _iso(instance.modified_on)}
+                "createdAt": iso_z(instance.created_on), "updatedAt": iso_z(instance.modified_on)}
     data = (instance.form_data, instance.documents, instance.assignment) if current else (visit.form_data, visit.documents, visit.assignment)
     return {
         "state": visit.element_id,
         "permittedTriggers": list(instance.triggers) if current else list(visit.triggers),
         "assignment": data[2],
         "processData": {"formData": data[0], "documents": data[1]},
-        "createdAt": _iso(visit.started),
-        "updatedAt": _iso(instance.modified_on if current else visit.ended),
+        "createdAt": iso_z(visit.started),
+        "updatedAt": iso_z(instance.modified_on if current else visit.ended),
     }
 
 
@@ -92,25 +84,21 @@ def render(instance: ProcessInstance) -> dict[str, Any]:
 
 
 async def _start(request: web.Request, name: str, body: HackneyStartIn) -> web.Response:
-    runtime = request.app[RUNTIME]
+    ctx = request_context(request)
     if name == EXAMPLE_KEY:
-        await ensure_example_application(runtime.definitions)
+        await ensure_example_application(ctx.runtime.definitions)
     attributes = {"targetType": body.targetType, "relatedEntities": [e.model_dump(exclude_none=True) for e in body.relatedEntities]}
-    result = await runtime.instances.create(
-        principal_of(request), name, None, target_id=body.targetId, parameters=body.arguments, form_data=body.formData,
-        documents=body.documents, assignment=body.assignment, attributes=attributes, idem=idempotency_key(request),
+    command = CreateInstance(
+        name, target_id=body.targetId, parameters=body.arguments, form_data=body.formData,
+        documents=tuple(body.documents), assignment=body.assignment, attributes=attributes,
     )
-    location = {"Location": f"{BASE}/{name}/{result['id']}"}
-    return json_response({"id": result["id"], "instanceId": result["id"], "ok": True}, status=201, etag=result["etag"], headers=location)
+    result = await ctx.runtime.instances.create(ctx.principal, command, ctx.idempotency_key)
+    location = {"Location": f"{BASE}/{name}/{result.id}"}
+    return json_response({"id": result.id, "instanceId": result.id, "ok": True}, status=201, etag=result.etag, headers=location)
 
 
 async def start_from_body(request: web.Request) -> web.Response:
-    """`POST /api/v1/process`: JSON with `processName` is Hackney; anything else is Concord's upload."""
-    if not is_json(request):
-        upload = request.app.get(UPLOAD_START)
-        if upload is None:
-            raise ProblemError(415, f"expected application/json with a processName, got {request.content_type or 'no media type'}")
-        return await upload(request)
+    """`POST /api/v1/process` with JSON naming `processName`."""
     body = await read_model(request, HackneyStartIn)
     if not body.processName:
         raise ProblemError(422, "processName is required", title="Invalid input", errors=["processName: required"])
@@ -118,21 +106,18 @@ async def start_from_body(request: web.Request) -> web.Response:
 
 
 async def start_named(request: web.Request) -> web.Response:
-    """`POST /api/v1/process/{processName}`; a Concord entry point (with a colon) goes to that face."""
-    name = request.match_info["processName"]
-    # `sync` is Concord's too: only that face can wait for the process.
-    if (":" in name or "sync" in request.query) and (concord := request.app.get(ENTRY_POINT_START)) is not None:
-        return await concord(request)
-    return await _start(request, name, await read_model(request, HackneyStartIn))
+    """`POST /api/v1/process/{processName}`."""
+    return await _start(request, request.match_info["processName"], await read_model(request, HackneyStartIn))
 
 
 async def _instance_named(request: web.Request, *, past: bool = False) -> ProcessInstance:
-    moment = as_of(request) if past else None
-    instance = await request.app[RUNTIME].instances.get(
-        request.match_info["id"], version=moment and moment[0], until=moment and moment[1]
+    ctx = request_context(request)
+    moment = ctx.as_of if past else None
+    instance = await ctx.runtime.instances.get(
+        ctx.match("id"), version=moment and moment.version, until=moment and moment.moment
     )
-    if instance.definition_key != request.match_info["processName"]:
-        raise NotFound(f"no {request.match_info['processName']} process {request.match_info['id']}")
+    if instance.definition_key != ctx.match("processName"):
+        raise NotFound(f"no {ctx.match('processName')} process {ctx.match('id')}")
     return instance
 
 
@@ -144,50 +129,41 @@ async def get_process(request: web.Request) -> web.Response:
 
 async def update_process(request: web.Request) -> web.Response:
     """`PATCH …/{id}[/{trigger}]`: data, documents, assignment and an optional trigger."""
-    body = await read_model(request, HackneyUpdateIn)
+    ctx, body = request_context(request), await read_model(request, HackneyUpdateIn)
     instance = await _instance_named(request)
-    trigger = request.match_info.get("trigger") or body.trigger or body.processTrigger
     data = body.processData
-    form = {**((data.formData or {}) if data else {}), **(body.formData or {})}
-    documents = [*((data.documents or []) if data else []), *(body.documents or [])]
+    command = UpdateInstance(
+        str(instance.id),
+        trigger=request.match_info.get("trigger") or body.trigger or body.processTrigger,
+        form_data={**((data.formData or {}) if data else {}), **(body.formData or {})},
+        documents=(*((data.documents or []) if data else []), *(body.documents or [])),
+        assignment=body.assignment,
+        if_match=ctx.if_match,
+    )
     try:
-        result = await request.app[RUNTIME].instances.update(
-            principal_of(request), str(instance.id), trigger=trigger, form_data=form, documents=documents,
-            assignment=body.assignment, if_match=if_match(request), idem=idempotency_key(request),
-        )
+        result = await ctx.runtime.instances.update(ctx.principal, command, ctx.idempotency_key)
     except StaleVersion as e:  # Hackney answers a stale If-Match with 409, not 412
         raise ProblemError(409, e.detail, title="Conflict") from None
     response = web.Response(status=204)
-    response.headers["ETag"] = f'"{result["etag"]}"'
+    response.headers["ETag"] = f'"{result.etag}"'
     return response
 
 
 async def list_processes(request: web.Request) -> web.Response:
     """`GET /api/v1/process?targetId=&pageSize=&paginationToken=`."""
-    runtime, query = request.app[RUNTIME], request.query
-    size, offset = _number(query.get("pageSize"), _PAGE_SIZE, "pageSize"), _number(query.get("paginationToken"), 0, "paginationToken")
-    ids = await runtime.instance_views.by_target(query.get("targetId"), limit=min(size, 100) + 1, offset=offset)
-    page = [render(await runtime.instances.get(i)) for i in ids[:size]]
+    ctx = request_context(request)
+    size = ctx.integer("pageSize", default=_PAGE_SIZE, minimum=1, maximum=999_999_999)
+    offset = ctx.integer("paginationToken", default=0, maximum=999_999_999)
+    ids = await ctx.runtime.instance_views.by_target(request.query.get("targetId"), limit=min(size, _MAX_PAGE_SIZE) + 1, offset=offset)
+    page = [render(await ctx.runtime.instances.get(i)) for i in ids[:size]]
     token = str(offset + size) if len(ids) > size else None
     return json_response({"results": page, "paginationDetails": {"nextToken": token}})
 
 
-def _number(raw: str | None, default: int, name: str) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or (name == "pageSize" and int(raw) == 0):
-        raise ProblemError(400, f"{name} must be a positive whole number, got {raw[:20]!r}")
-    return int(raw)
-
-
 _ERRORS = (400, 404, 409, 415, 422)
 ROUTES = [
-    Route("POST", BASE, start_from_body, "Start a process (JSON with processName; a ZIP is Concord's)", "hackney",
-          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS),
     Route("GET", BASE, list_processes, "Processes of a target (targetId, pageSize, paginationToken)", "hackney",
           response=HackneyPage, errors=(400,), query=("targetId", "pageSize", "paginationToken")),
-    Route("POST", BASE + "/{processName}", start_named, "Start a process of a definition", "hackney",
-          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS),
     Route("GET", f"{BASE}/{{processName}}/{_ID}", get_process, "A process with its current and previous states",
           "hackney", response=HackneyProcess, errors=(400, 404), query=("asOf",)),
     Route("PATCH", f"{BASE}/{{processName}}/{_ID}", update_process, "Update a process; fire the body's trigger if any",

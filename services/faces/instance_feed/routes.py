@@ -16,7 +16,7 @@ from services.http import sse
 from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.routes import Route
-from services.http.app_keys import RUNTIME
+from services.http.context import request_context
 
 BASE = "/api/v1/instances/{id}/events"
 
@@ -36,9 +36,8 @@ def _after(raw: str | None, name: str) -> int:
 
 
 async def _events_after(request: web.Request, after: int) -> list[dict[str, Any]]:
-    runtime = request.app[RUNTIME]
-    instance = await runtime.instances.get(request.match_info["id"])
-    return [_entry(runtime.store.to_domain_event(e)) for e in await runtime.store.read_stream(instance.id, after, 10_000)]
+    instances = request_context(request).runtime.instances
+    return [_entry(e) for e in await instances.events(request.match_info["id"], after, 10_000)]
 
 
 async def list_events(request: web.Request) -> web.Response:
@@ -49,14 +48,14 @@ async def list_events(request: web.Request) -> web.Response:
 async def stream_events(request: web.Request) -> web.StreamResponse:
     """The instance's events as they happen (text/event-stream), resuming after `Last-Event-ID`."""
     after = _after(request.headers.get("Last-Event-ID") or request.query.get("after"), "Last-Event-ID")
-    runtime = request.app[RUNTIME]
+    runtime = request_context(request).runtime
     instance = await runtime.instances.get(request.match_info["id"])  # 404 before the stream opens
 
     async def fetch(version: int) -> list[sse.Item]:
-        entries = [_entry(runtime.store.to_domain_event(e)) for e in await runtime.store.read_stream(instance.id, version)]
+        entries = [_entry(e) for e in await runtime.instances.events(instance.id, version, 500)]
         return [(e["version"], e["type"], orjson.dumps(e)) for e in entries]
 
-    return await sse.stream(request, runtime.store, after, fetch)
+    return await sse.stream(request, runtime.instances.append_signal, after, fetch)
 
 
 ROUTES = [

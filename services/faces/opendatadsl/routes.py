@@ -24,13 +24,22 @@ from aiohttp import web
 
 from contracts.definitions import BuildInfo, ProcessConfigurationIn, ProcessConfigurationOut, RenameIn, VersionEntry
 from events.definition import LATEST, is_version_number
-from services.definitions.queries import render_aggregate
-from services.http.auth import principal_of
+from services.definitions.commands import (
+    DefinitionChanged,
+    DeleteDefinition,
+    RemoveVersion,
+    RenameDefinition,
+    SaveDefinition,
+    TagVersion,
+    UntagVersion,
+)
+from services.faces.opendatadsl import render
+from services.faces.opendatadsl.params import list_query
 from services.http.body import read_model
-from services.http.headers import as_of, idempotency_key, if_match, json_response
+from services.http.context import request_context
+from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.routes import Route
-from services.http.app_keys import RUNTIME
 
 BASE = "/api/process/v1"
 ALL = "*"
@@ -40,86 +49,82 @@ async def build_info(request: web.Request) -> web.Response:
     return json_response({
         "name": "procession",
         "version": metadata.version("procession"),
-        "build": request.app[RUNTIME].settings.build,
+        "build": request_context(request).runtime.settings.build,
         "python": platform.python_version(),
     })
 
 
 async def list_processes(request: web.Request) -> web.Response:
-    return json_response(await request.app[RUNTIME].definition_views.list(dict(request.query)))
+    query, views = list_query(request.query), request_context(request).runtime.definition_views
+    if query.distinct is not None:
+        return json_response(await views.distinct(query))
+    return json_response([render.configuration(c) for c in await views.list(query)])
 
 
 async def save_process(request: web.Request) -> web.Response:
-    body = await read_model(request, ProcessConfigurationIn)
+    ctx, body = request_context(request), await read_model(request, ProcessConfigurationIn)
     key = body.id or body.name
     if not key:
         raise ProblemError(422, "the configuration needs an _id or a name", title="Invalid input",
                            errors=["_id: required when name is absent"])
-    result = await request.app[RUNTIME].definitions.save(
-        principal_of(request), key, body.configuration(), if_match(request), idempotency_key(request)
-    )
-    status = 201 if result["changed"] else 200
-    location = {"Location": f"{BASE}/{result['body']['_key']}"}
-    return json_response(result["body"], status=status, etag=result["etag"], headers=location)
+    command = SaveDefinition(key, body.configuration(), ctx.if_match)
+    result = await ctx.runtime.definitions.save(ctx.principal, command, ctx.idempotency_key)
+    location = {"Location": f"{BASE}/{result.key}"}
+    return _answer(result, status=201 if result.changed else 200, headers=location)
 
 
 async def get_process(request: web.Request) -> web.Response:
-    runtime, key = request.app[RUNTIME], request.match_info["key"]
-    moment = as_of(request)
-    if moment is not None:
-        past = await runtime.definitions.as_of(key, version=moment[0], until=moment[1])
-        return json_response(render_aggregate(past), etag=past.version)
-    body, etag = await runtime.definition_views.current(key)
-    return json_response(body, etag=etag)
+    ctx = request_context(request)
+    if ctx.as_of is not None:
+        past, etag = await ctx.runtime.definitions.as_of(ctx.match("key"), version=ctx.as_of.version, until=ctx.as_of.moment)
+        return json_response(render.configuration(past), etag=etag)
+    current, etag = await ctx.runtime.definition_views.current(ctx.match("key"))
+    return json_response(render.configuration(current), etag=etag)
 
 
 async def get_version(request: web.Request) -> web.Response:
-    runtime, key, selector = request.app[RUNTIME], request.match_info["key"], request.match_info["selector"]
+    ctx = request_context(request)
+    key, selector, views = ctx.match("key"), ctx.match("selector"), ctx.runtime.definition_views
     if selector == ALL:
-        return json_response(await runtime.definition_views.versions(key))
-    body, etag = await runtime.definition_views.version(key, selector)
-    return json_response(body, etag=etag)
+        return json_response([render.version_entry(v) for v in await views.versions(key)])
+    found, etag = await views.version(key, selector)
+    return json_response(render.configuration(found), etag=etag)
 
 
 async def rename_process(request: web.Request) -> web.Response:
-    body = await read_model(request, RenameIn)
-    result = await request.app[RUNTIME].definitions.rename(
-        principal_of(request), request.match_info["key"], body.id, if_match(request), idempotency_key(request)
-    )
-    return json_response(result["body"], etag=result["etag"])
+    ctx, body = request_context(request), await read_model(request, RenameIn)
+    command = RenameDefinition(ctx.match("key"), body.id, ctx.if_match)
+    return _answer(await ctx.runtime.definitions.rename(ctx.principal, command, ctx.idempotency_key))
 
 
 async def tag_version(request: web.Request) -> web.Response:
-    m = request.match_info
-    result = await request.app[RUNTIME].definitions.tag(
-        principal_of(request), m["key"], m["selector"], m["tag"], if_match(request), idempotency_key(request)
-    )
-    return json_response(result["body"], etag=result["etag"])
+    ctx = request_context(request)
+    command = TagVersion(ctx.match("key"), ctx.match("selector"), ctx.match("tag"), ctx.if_match)
+    return _answer(await ctx.runtime.definitions.tag(ctx.principal, command, ctx.idempotency_key))
 
 
 async def rollback_process(request: web.Request) -> web.Response:
-    result = await request.app[RUNTIME].definitions.remove_version(
-        principal_of(request), request.match_info["key"], LATEST, if_match(request), idempotency_key(request)
-    )
-    return _after_removal(result)
+    ctx = request_context(request)
+    command = RemoveVersion(ctx.match("key"), LATEST, ctx.if_match)
+    return _answer(await ctx.runtime.definitions.remove_version(ctx.principal, command, ctx.idempotency_key))
 
 
 async def delete_version_or_tag(request: web.Request) -> web.Response:
-    runtime, key, selector = request.app[RUNTIME], request.match_info["key"], request.match_info["selector"]
-    who, expected, idem = principal_of(request), if_match(request), idempotency_key(request)
+    ctx = request_context(request)
+    service, key, selector, expected = ctx.runtime.definitions, ctx.match("key"), ctx.match("selector"), ctx.if_match
     if selector == ALL:
-        result = await runtime.definitions.delete(who, key, expected, idem)
+        result = await service.delete(ctx.principal, DeleteDefinition(key, expected), ctx.idempotency_key)
     elif is_version_number(selector) or selector == LATEST:
-        result = await runtime.definitions.remove_version(who, key, selector, expected, idem)
+        result = await service.remove_version(ctx.principal, RemoveVersion(key, selector, expected), ctx.idempotency_key)
     else:
-        result = await runtime.definitions.untag(who, key, selector, expected, idem)
-    return _after_removal(result)
+        result = await service.untag(ctx.principal, UntagVersion(key, selector, expected), ctx.idempotency_key)
+    return _answer(result)
 
 
-def _after_removal(result: dict) -> web.Response:
-    if result.get("deleted"):
+def _answer(result: DefinitionChanged, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    if result.deleted or result.current is None:
         return web.Response(status=204)
-    return json_response(result["body"], etag=result["etag"])
+    return json_response(render.configuration(result.current), status=status, etag=result.etag, headers=headers)
 
 
 _DEFINITION_ERRORS = (400, 404, 409, 412, 413, 415, 422)

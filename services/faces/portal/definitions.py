@@ -12,7 +12,9 @@ from events.errors import DomainError
 from services.faces.portal.access import who
 from services.faces.portal.render import page
 from services.faces.portal.security import Refused
+from services.definitions.models import DefinitionQuery
 from services.http.app_keys import RUNTIME
+from services.scripts.commands import StartProcess
 
 
 @dataclass(frozen=True)
@@ -50,14 +52,14 @@ def _type_of(value: Any) -> str:
 
 async def list_page(request: web.Request) -> web.Response:
     """`GET /ui/definitions`."""
-    rows = await request.app[RUNTIME].definition_views.list({"_limit": "500"})
+    rows = await request.app[RUNTIME].definition_views.list(DefinitionQuery(limit=500))
     return page(request, "definitions.html", {"rows": rows})
 
 
 async def _definition(request: web.Request, key: str) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
     current, etag = await runtime.definition_views.current(key)
-    configuration = {k: v for k, v in current.items() if not k.startswith("_")}
+    configuration = current.configuration
     return {"key": key, "d": current, "configuration": configuration, "etag": etag,
             "versions": await runtime.definition_views.versions(key),
             "fields": start_fields(runtime, configuration)}
@@ -98,7 +100,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     start_at = _start_time(form.get("startTime"))
     try:
         result = await request.app[RUNTIME].scripts.start(
-            who(request), definition=key, arguments=arguments, files=files, start_at=start_at,
+            who(request), StartProcess(definition=key, arguments=arguments, files=files, start_at=start_at),
         )
     except DomainError as e:
         problems = [*(getattr(e, "problems", None) or [])] or [e.detail]
@@ -113,7 +115,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return page(request, "definition.html", {**context, "errors": errors, "general": general or ([] if errors else [e.detail]),
                                                  "values": values}, status=422)
-    raise web.HTTPSeeOther(f"/ui/processes/{result['id']}")
+    raise web.HTTPSeeOther(f"/ui/processes/{result.id}")
 
 
 def _is_int(text: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,6 +16,31 @@ from services.faces.portal.render import page
 from services.faces.portal.task_forms import submit
 from services.http import sse
 from services.http.app_keys import RUNTIME
+from services.instances.commands import DeleteInstance
+from services.scripts.commands import StopProcess
+
+_HIDDEN = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of the timeline: its version, type, time, author (if it names one) and data."""
+
+    version: int
+    type: str
+    timestamp: datetime
+    user: str | None
+    data: dict[str, Any]
+
+
+async def history(request: web.Request, instance: ProcessInstance, after: int = 0) -> list[HistoryEntry]:
+    """The instance's events after a version, as the timeline and the live stream show them."""
+    entries = []
+    for event in await request.app[RUNTIME].instances.events(instance.id, after, 10_000):
+        data = {k: v for k, v in vars(event).items() if k not in _HIDDEN}
+        entries.append(HistoryEntry(event.originator_version, type(event).__qualname__.split(".")[-1],
+                                    event.timestamp, data.get("user"), data))
+    return entries
 
 TAIL_DEFAULT = 200
 
@@ -38,7 +65,7 @@ async def task_form(request: web.Request, instance: ProcessInstance) -> dict[str
 
 async def _context(request: web.Request, instance: ProcessInstance, *, errors: list[str] | None = None) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
-    history = await runtime.history.after(instance.id)
+    timeline = await history(request, instance)
     output = runtime.output
     tail = request.query.get("tail", "")
     lines = await output.output_lines(instance.id)
@@ -46,11 +73,11 @@ async def _context(request: web.Request, instance: ProcessInstance, *, errors: l
     files = [*await output.input_files(instance.id), *await output.output_files(instance.id)]
     principal = who(request)
     return {
-        "i": instance, "history": history, "lines": shown, "hidden_lines": len(lines) - len(shown),
+        "i": instance, "history": timeline, "lines": shown, "hidden_lines": len(lines) - len(shown),
         "files": files, "task": await task_form(request, instance), "errors": errors or [],
         "can_delete": principal.is_admin or instance.initiator == principal.user,
         "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
-        "last_version": history[-1].version if history else 0,
+        "last_version": timeline[-1].version if timeline else 0,
     }
 
 
@@ -74,7 +101,7 @@ async def live(request: web.Request) -> web.StreamResponse:
 
     async def fetch(version: int) -> list[sse.Item]:
         items: list[sse.Item] = []
-        for entry in await runtime.history.after(instance.id, version):
+        for entry in await history(request, instance, version):
             if entry.type == "OutputAppended":
                 for when, stream, text in entry.data["lines"]:
                     line = {"time": when or line_time(entry.timestamp), "stream": stream, "line": text}
@@ -83,7 +110,7 @@ async def live(request: web.Request) -> web.StreamResponse:
                 items.append((entry.version, "refresh", orjson.dumps({"type": entry.type})))
         return items
 
-    return await sse.stream(request, runtime.store, after, fetch)
+    return await sse.stream(request, runtime.instances.append_signal, after, fetch)
 
 
 async def log_text(request: web.Request) -> web.Response:
@@ -111,14 +138,15 @@ async def stop(request: web.Request) -> web.StreamResponse:
     """`POST /ui/processes/{id}/stop`: stop it (a running script is killed)."""
     instance = await visible_instance(request)
     if not instance.status.finished:
-        await request.app[RUNTIME].scripts.stop(who(request), str(instance.id))
+        await request.app[RUNTIME].scripts.stop(who(request), StopProcess(str(instance.id)))
     raise _redirect(instance.id, "stopped")
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
     """`POST /ui/processes/{id}/delete`: delete it (the history stays in the event log)."""
     instance = await visible_instance(request)
-    await request.app[RUNTIME].instances.delete(who(request), str(instance.id), f"deleted by {who(request).user} in the portal")
+    reason = f"deleted by {who(request).user} in the portal"
+    await request.app[RUNTIME].instances.delete(who(request), DeleteInstance(str(instance.id), reason))
     raise web.HTTPSeeOther("/ui/processes")
 
 

@@ -125,4 +125,4 @@ async def live(request: web.Request) -> web.StreamResponse:
         seen = changed
         return [(after + 1, "refresh", orjson.dumps({"at": changed.isoformat()}))]
 
-    return await sse.stream(request, runtime.store, 0, fetch)
+    return await sse.stream(request, runtime.instances.append_signal, 0, fetch)

@@ -14,6 +14,7 @@ from services.faces.portal.access import who
 from services.faces.portal.render import page
 from services.faces.portal.security import Refused
 from services.http.app_keys import RUNTIME
+from services.scripts.commands import StartProcess
 
 
 def _entry_point(raw: object) -> tuple[str, str | None, str | None]:
@@ -38,6 +39,6 @@ async def start(request: web.Request) -> web.StreamResponse:
     key, selector, flow = _entry_point(form.get("entryPoint"))
     arguments = {k.removeprefix("arg."): v for k, v in form.items() if k.startswith("arg.") and isinstance(v, str)}
     result = await request.app[RUNTIME].scripts.start(
-        who(request), definition=key, selector=selector, arguments=arguments, start_event=flow,
+        who(request), StartProcess(definition=key, selector=selector, arguments=arguments, start_event=flow),
     )
-    raise web.HTTPSeeOther(f"/ui/processes/{result['id']}")
+    raise web.HTTPSeeOther(f"/ui/processes/{result.id}")

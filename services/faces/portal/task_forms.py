@@ -16,6 +16,7 @@ from events.errors import DomainError
 from events.instance import ProcessInstance
 from services.faces.portal.access import who
 from services.http.app_keys import RUNTIME
+from services.instances.commands import MoveOn, UpdateInstance
 
 PAIRS = 3  # free name/value rows the form offers besides the fields the task requires
 
@@ -54,15 +55,15 @@ async def submit(request: web.Request, instance: ProcessInstance) -> list[str]:
     try:
         documents = await _documents(request, form)
         if isinstance(trigger, str) and trigger:
-            await runtime.instances.update(principal, instance_id, trigger=trigger, form_data=data or None,
-                                           documents=documents or None, assignment=assignment, if_match=None)
+            await runtime.instances.update(principal, UpdateInstance(
+                instance_id, trigger=trigger, form_data=data or None, documents=tuple(documents) or None, assignment=assignment))
             return []
         if data or documents or assignment:
-            await runtime.instances.update(principal, instance_id, form_data=data or None, documents=documents or None,
-                                           assignment=assignment, if_match=None)
+            await runtime.instances.update(principal, UpdateInstance(
+                instance_id, form_data=data or None, documents=tuple(documents) or None, assignment=assignment))
         if isinstance(move, str):
             chosen = target if isinstance(target, str) and target else None
-            await runtime.instances.next(principal, instance_id, chosen, move or None, None, None)
+            await runtime.instances.next(principal, MoveOn(instance_id, chosen, move or None))
         elif not (data or documents or assignment):
             return ["Choose what to do: one of the buttons, or a next step."]
     except DomainError as e:

@@ -7,12 +7,13 @@ from aiohttp import web
 from services.http.headers import json_response
 from services.http.openapi import render_page
 from services.http.routes import Route
-from services.http.app_keys import OPENAPI, RUNTIME
+from services.http.app_keys import OPENAPI
+from services.http.context import request_context
 
 
 async def healthz(request: web.Request) -> web.Response:
     try:
-        await request.app[RUNTIME].pool.fetchval("SELECT 1")
+        await request_context(request).runtime.ping()
     except Exception:  # noqa: BLE001 - any database failure means not healthy
         return json_response({"status": "unavailable"}, status=503)
     return json_response({"status": "ok"})

@@ -1,0 +1,45 @@
+"""The two routes Concord and Hackney share, told apart by the request's shape (docs/faces.md).
+
+- `POST /api/v1/process`: a JSON body is Hackney's start (`processName` in the body); a ZIP, an
+  octet stream or a multipart form is Concord's upload.
+- `POST /api/v1/process/{x}`: `x` with a colon is a Concord entry point (`project:repo:flow`,
+  which no definition key can hold), and so is any request with Concord's `?sync=`; anything
+  else starts definition `x` as Hackney does.
+
+This module is not a face: it only chooses one, so neither face imports the other.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from contracts.hackney import HackneyStarted, HackneyStartIn
+from services.faces.concord import start as concord
+from services.faces.hackney import routes as hackney
+from services.http.body import is_json
+from services.http.routes import Route
+
+BASE = hackney.BASE
+
+
+async def start_from_body(request: web.Request) -> web.Response:
+    """`POST /api/v1/process`: JSON is Hackney's start; anything else is Concord's upload."""
+    if not is_json(request):
+        return await concord.start_upload(request)
+    return await hackney.start_from_body(request)
+
+
+async def start_named(request: web.Request) -> web.Response:
+    """`POST /api/v1/process/{x}`: a Concord entry point (a colon, or `?sync`) or a Hackney start."""
+    if ":" in request.match_info["processName"] or "sync" in request.query:
+        return await concord.start_entry_point(request)
+    return await hackney.start_named(request)
+
+
+_ERRORS = (400, 404, 409, 415, 422)
+ROUTES = [
+    Route("POST", BASE, start_from_body, "Start a process (JSON with processName; a ZIP is Concord's)", "hackney",
+          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS),
+    Route("POST", BASE + "/{processName}", start_named, "Start a process of a definition", "hackney",
+          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS),
+]

@@ -1,0 +1,172 @@
+"""Commands on process instances (each a frozen dataclass) and what they answer.
+
+Every field takes part in the Idempotency-Key digest (services/common/executor.py), so two
+commands that differ anywhere never share a stored answer. `records` names the events a
+command may record (not a field; docs/architecture.md is built from it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class CreateInstance:
+    """Create an instance of a definition version (latest, number or tag), and start it unless told not to.
+
+    With `start_at` the instance is scheduled instead; the scheduler starts it then, at `start_event`.
+    """
+
+    # The events this command may record (docs/architecture.md).
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.Created",
+        "ProcessInstance.Scheduled",
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+    )
+
+    key: str
+    selector: str | None = None
+    owner: str | None = None
+    target_id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    form_data: dict[str, Any] = field(default_factory=dict)
+    documents: tuple[str, ...] = ()
+    assignment: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    start: bool = True
+    start_event: str | None = None
+    start_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StartInstance:
+    """Start a created instance's flow (a scheduled one at the start event it was created with, if none is given)."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+        "ProcessInstance.Ended",
+    )
+
+    instance_id: str
+    start_event: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class MoveOn:
+    """Leave the current task for `target`, the branch of `action`, or the only reachable element."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskAbandoned",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+        "ProcessInstance.Ended",
+    )
+
+    instance_id: str
+    target: str | None = None
+    action: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateInstance:
+    """Record form data and documents, fire a trigger if given, then set a new assignment."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.FormDataSubmitted",
+        "ProcessInstance.DocumentAttached",
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AssignmentChanged",
+        "ProcessInstance.Ended",
+    )
+
+    instance_id: str
+    trigger: str | None = None
+    form_data: dict[str, Any] | None = None
+    documents: tuple[str, ...] | None = None
+    assignment: dict[str, Any] | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class CompleteProcess:
+    """Move task by task towards an end; the answer's `problems` say where and why it stopped."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+        "ProcessInstance.Ended",
+    )
+
+    instance_id: str
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    """A worker finished an automated task: the flow moves on."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.AutomatedTaskCompleted",
+        "ProcessInstance.TaskEnded",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.Ended",
+    )
+
+    instance_id: str
+    element_id: str
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FailTask:
+    """A worker could not finish an automated task: the instance fails."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.AutomatedTaskFailed", "ProcessInstance.Failed")
+
+    instance_id: str
+    element_id: str
+    error: str
+
+
+@dataclass(frozen=True)
+class StopInstance:
+    """Stop the instance (idempotent once it is over)."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.StopRequested", "ProcessInstance.Stopped")
+
+    instance_id: str
+    reason: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteInstance:
+    """Tombstone the instance: reads hide it, the log keeps who and why."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.Deleted",)
+
+    instance_id: str
+    reason: str | None = None
+    if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class InstanceChanged:
+    """What an instance command answers: the instance's id, its version (ETag), status and current element."""
+
+    id: str
+    etag: int
+    status: str
+    element: str | None = None
+    problems: list[str] = field(default_factory=list)

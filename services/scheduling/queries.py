@@ -1,0 +1,61 @@
+"""What the scheduler reads and records: due scheduled starts, cron schedules, and the last fire of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+_CRON_DEFINITIONS = """
+SELECT d.definition_id, d.key, d.configuration->>'cron' AS cron, v.created_at, s.last_fire
+FROM definition_view d
+JOIN definition_version_view v ON v.definition_id = d.definition_id AND v.version = d.current_version
+LEFT JOIN cron_state s ON s.definition_id = d.definition_id
+WHERE d.configuration ? 'cron' AND jsonb_typeof(d.configuration->'cron') = 'string'
+  AND coalesce(d.configuration->>'enabled', 'true') <> 'false'
+"""
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """An enabled definition's cron, with when its current version began and when it last fired."""
+
+    definition_id: UUID
+    key: str
+    cron: str
+    created_at: datetime
+    last_fire: datetime | None
+
+    @property
+    def since(self) -> datetime:
+        """Fires are counted from the later of the last fire and the version's creation."""
+        return max(t for t in (self.last_fire, self.created_at) if t is not None)
+
+
+class ScheduleViews:
+    """Queries over the process list and the definitions for the scheduler, and its `cron_state` table."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def due_starts(self, now: datetime, limit: int = 100) -> list[UUID]:
+        """Scheduled instances whose time has come, earliest first."""
+        rows = await self.pool.fetch(
+            "SELECT instance_id FROM process_view WHERE status = 'scheduled' AND scheduled_for <= $1"
+            " ORDER BY scheduled_for LIMIT $2", now, limit,
+        )
+        return [r["instance_id"] for r in rows]
+
+    async def cron_schedules(self) -> list[CronSchedule]:
+        """Every enabled definition whose current version has a cron."""
+        return [CronSchedule(**r) for r in await self.pool.fetch(_CRON_DEFINITIONS)]
+
+    async def record_fire(self, definition_id: UUID, fire: datetime) -> None:
+        """Remember a fire as started (never moving the last fire back)."""
+        await self.pool.execute(
+            "INSERT INTO cron_state (definition_id, last_fire) VALUES ($1, $2)"
+            " ON CONFLICT (definition_id) DO UPDATE SET last_fire = greatest(cron_state.last_fire, excluded.last_fire)",
+            definition_id, fire,
+        )

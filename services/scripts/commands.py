@@ -1,0 +1,47 @@
+"""Commands on script processes (each a frozen dataclass): start one, stop one.
+
+`records` names the events a command may record (not a field; docs/architecture.md is built from it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class StartProcess:
+    """Start (or schedule, when `start_at` is in the future) a registered script or a definition.
+
+    Exactly one of `script` and `definition` is named; `start_event` names the flow's start
+    event where the model has several. `files` are the input files, by relative path.
+    """
+
+    # The events this command may record (docs/architecture.md).
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessDefinition.VersionCreated",
+        "ProcessInstance.Created",
+        "ProcessInstance.Scheduled",
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+    )
+
+    script: str | None = None
+    definition: str | None = None
+    selector: str | None = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    start_at: datetime | None = None
+    start_event: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StopProcess:
+    """Stop a process: a running script is killed, the instance ends stopped (idempotent)."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.StopRequested", "ProcessInstance.Stopped")
+
+    instance_id: str
