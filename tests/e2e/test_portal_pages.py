@@ -29,3 +29,13 @@ async def test_the_pages_render_for_a_signed_in_user(api: Api):
         assert r.status == 200, (path, await r.text())
     r = await api.client.get("/ui/processes?sort=nope")
     assert r.status == 400 and "cannot sort by" in await r.text()
+
+
+async def test_stop_from_the_process_page(api: Api):
+    await api.admin("POST", "/api/process/v1", json={"_id": "slowish", "script": "slow"})
+    csrf = await sign_in(api, api.user_token)
+    r = await api.client.post("/ui/definitions/slowish/start", data={"csrf": csrf, "param.seconds": "30"},
+                              allow_redirects=False)
+    location = r.headers["Location"]
+    r = await api.client.post(location + "/stop", data={"csrf": csrf}, allow_redirects=False)
+    assert r.status == 303, await r.text()
