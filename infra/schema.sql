@@ -167,3 +167,14 @@ CREATE TABLE IF NOT EXISTS cron_state (
     definition_id uuid PRIMARY KEY,
     last_fire timestamptz NOT NULL
 );
+
+-- Portal sessions (a browser signed in with a token): the cookie holds a random id, only its
+-- hash is stored. Deleting the token (revoking it) ends every session started with it.
+CREATE TABLE IF NOT EXISTS procession_sessions (
+    session_hash text PRIMARY KEY,
+    token_hash text NOT NULL REFERENCES procession_tokens (token_hash) ON DELETE CASCADE,
+    csrf text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_seen timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS procession_sessions_token_idx ON procession_sessions (token_hash);

@@ -67,3 +67,5 @@ class Settings(BaseSettings):
     concord_max_loop_items: int = 10_000
     # Run the script worker and the scheduler inside `serve` (off for a read-only replica).
     run_workers: bool = True
+    # Portal (issue 11): a browser session ends after this long without a request.
+    portal_session_idle_seconds: float = 8 * 3600

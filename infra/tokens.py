@@ -24,7 +24,8 @@ class Principal:
         return self.role == "admin"
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """The stored form of a token (its SHA-256, hex)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -40,22 +41,28 @@ class TokenStore:
         token = "prc_" + secrets.token_urlsafe(32)
         await self.pool.execute(
             "INSERT INTO procession_tokens (token_hash, username, role) VALUES ($1, $2, $3)",
-            _digest(token), user, role,
+            digest(token), user, role,
         )
         return token
 
     async def principal(self, token: str) -> Principal | None:
         """The principal a token belongs to, or None."""
-        digest = _digest(token)
-        cached = self._cache.get(digest)
+        hashed = digest(token)
+        cached = self._cache.get(hashed)
         now = time.monotonic()
         if cached and cached[0] > now:
             return cached[1]
         row = await self.pool.fetchrow(
-            "SELECT username, role FROM procession_tokens WHERE token_hash = $1", digest
+            "SELECT username, role FROM procession_tokens WHERE token_hash = $1", hashed
         )
         if row is None:
             return None
         principal = Principal(row["username"], row["role"])
-        self._cache[digest] = (now + _CACHE_SECONDS, principal)
+        self._cache[hashed] = (now + _CACHE_SECONDS, principal)
         return principal
+
+    async def revoke(self, token: str) -> bool:
+        """Delete a token (and, by cascade, every portal session started with it); False if unknown."""
+        self._cache.pop(digest(token), None)
+        deleted = await self.pool.execute("DELETE FROM procession_tokens WHERE token_hash = $1", digest(token))
+        return deleted != "DELETE 0"

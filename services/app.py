@@ -17,6 +17,8 @@ from services.faces.dspace import routes as dspace
 from services.faces.hackney import routes as hackney
 from services.faces.instance_feed import routes as instance_feed
 from services.faces.opendatadsl import routes as opendatadsl
+from services.faces.portal import routes as portal
+from services.faces.portal.security import portal_middleware
 from services.faces.system import routes as system
 from services.http.auth import auth_middleware
 from services.http.openapi import build_document
@@ -36,7 +38,7 @@ ROUTES: list[Route] = [
 
 def create_app(settings: Settings) -> web.Application:
     """A ready-to-run application; the database and workers open when it starts."""
-    middlewares = [problem_middleware, auth_middleware]
+    middlewares = [problem_middleware, portal_middleware, auth_middleware]
     if settings.log_requests:
         middlewares.insert(0, request_log_middleware)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
@@ -45,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
         registered = app.router.add_route(route.method, route.path, route.handler)
         app[ROUTE_SPECS][registered] = route
     app[OPENAPI] = build_document(ROUTES, metadata.version("procession"))
+    portal.install(app)  # pages for people, outside the API's route table and OpenAPI
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         async with runtime(settings) as rt:

@@ -13,6 +13,7 @@ from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.postgres import create_pool, migrate, ping, start_embedded
 from infra.projection_runner import ProjectionRunner
+from infra.sessions import SessionStore
 from infra.settings import Settings
 from infra.tokens import TokenStore
 from infra.transcoder import create_mapper
@@ -61,6 +62,7 @@ class Runtime:
     output: ProcessOutput
     script_runner: ScriptRunner
     local_runs: LocalRuns
+    sessions: SessionStore
     audit: AuditLog
     concord_forms: ConcordForms
 
@@ -116,6 +118,7 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
                 stop_grace_seconds=settings.script_stop_grace_seconds, max_files=settings.max_script_files,
             ),
             local_runs=local_runs,
+            sessions=SessionStore(pool, idle_seconds=settings.portal_session_idle_seconds),
             audit=AuditLog(store),
             concord_forms=ConcordForms(instances, blobs),
         )

@@ -55,6 +55,20 @@ def token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _revoke_token(settings: Settings, token: str) -> bool:
+    async with runtime(settings, follow=False) as rt:
+        return await rt.tokens.revoke(token)
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    """Delete a token; the portal sessions started with it end too."""
+    if asyncio.run(_revoke_token(_settings(args), args.token)):
+        print("revoked")
+        return 0
+    print("no such token", file=sys.stderr)
+    return 1
+
+
 async def _rebuild(settings: Settings, names: list[str]) -> None:
     from tqdm import tqdm
 
@@ -182,6 +196,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True)
     create.add_argument("--role", choices=("admin", "user"), default="user")
     create.set_defaults(func=token_create)
+    revoke = token.add_parser("revoke", help="delete a token (its portal sessions end too)")
+    revoke.add_argument("token")
+    revoke.set_defaults(func=token_revoke)
 
     projections = commands.add_parser("projections", help="read models").add_subparsers(dest="action", required=True)
     rebuild = projections.add_parser("rebuild", help="rebuild read models from the event log")

@@ -66,6 +66,11 @@ def _domain_status(error: DomainError) -> int:
     return 400
 
 
+def domain_status(error: DomainError) -> int:
+    """The HTTP status of a refused command (for faces that answer in HTML, not problem JSON)."""
+    return _domain_status(error)
+
+
 MAX_LISTED_ERRORS = 50
 
 

@@ -1,0 +1,161 @@
+"""One process: status, parameters, timing, timeline, live log, files, actions and the current task's form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from events.engine import next_steps, permitted_triggers
+from events.instance import ProcessInstance, line_time
+from services.faces.portal.access import visible_instance, who
+from services.faces.portal.render import page
+from services.faces.portal.task_forms import submit
+from services.http import sse
+from services.http.app_keys import RUNTIME
+from services.instances.commands import DeleteInstance
+from services.scripts.commands import StopProcess
+
+_HIDDEN = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of the timeline: its version, type, time, author (if it names one) and data."""
+
+    version: int
+    type: str
+    timestamp: datetime
+    user: str | None
+    data: dict[str, Any]
+
+
+async def history(request: web.Request, instance: ProcessInstance, after: int = 0) -> list[HistoryEntry]:
+    """The instance's events after a version, as the timeline and the live stream show them."""
+    entries = []
+    for event in await request.app[RUNTIME].instances.events(instance.id, after, 10_000):
+        data = {k: v for k, v in vars(event).items() if k not in _HIDDEN}
+        entries.append(HistoryEntry(event.originator_version, type(event).__qualname__.split(".")[-1],
+                                    event.timestamp, data.get("user"), data))
+    return entries
+
+TAIL_DEFAULT = 200
+
+
+async def task_form(request: web.Request, instance: ProcessInstance) -> dict[str, Any] | None:
+    """What the current task asks for: triggers (state machines) or the reachable next elements and actions (BPMN)."""
+    if instance.status.value != "waiting" or not instance.element:
+        return None
+    graph = await request.app[RUNTIME].instances.graph_of(instance)
+    node = graph.node(instance.element)
+    triggers = permitted_triggers(graph, instance.element)
+    choices = [] if triggers else [s.target for s in next_steps(graph, instance.element, instance.facts())]
+    required = node.extensions.get("requiredFormData", "")
+    actions = [a for a in node.extensions.get("actions", "").split(",") if a]
+    return {
+        "element": instance.element, "name": node.name or instance.element, "task_type": node.task_type,
+        "triggers": triggers, "choices": [(c, graph.node(c).name or c) for c in choices], "actions": actions,
+        "required": [] if required == "*" else [f for f in required.split(",") if f], "any_form_data": required == "*",
+        "documents": node.extensions.get("requiredDocuments"),
+    }
+
+
+async def _context(request: web.Request, instance: ProcessInstance, *, errors: list[str] | None = None) -> dict[str, Any]:
+    runtime = request.app[RUNTIME]
+    timeline = await history(request, instance)
+    output = runtime.output
+    tail = request.query.get("tail", "")
+    lines = await output.output_lines(instance.id)
+    shown = lines[-int(tail):] if tail.isdigit() and int(tail) > 0 else lines
+    files = [*await output.input_files(instance.id), *await output.output_files(instance.id)]
+    principal = who(request)
+    return {
+        "i": instance, "history": timeline, "lines": shown, "hidden_lines": len(lines) - len(shown),
+        "files": files, "task": await task_form(request, instance), "errors": errors or [],
+        "can_delete": principal.is_admin or instance.initiator == principal.user,
+        "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
+        "last_version": timeline[-1].version if timeline else 0,
+    }
+
+
+async def process_page(request: web.Request) -> web.Response:
+    """`GET /ui/processes/{id}`."""
+    instance = await visible_instance(request)
+    return page(request, "process.html", await _context(request, instance))
+
+
+async def summary(request: web.Request) -> web.Response:
+    """`GET /ui/processes/{id}/summary`: the status, facts, actions and timeline (the live refresh)."""
+    instance = await visible_instance(request)
+    return page(request, "process_summary.html", await _context(request, instance))
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """`GET /ui/processes/{id}/live?after=<version>`: new log lines (`line`) and other changes (`refresh`)."""
+    instance = await visible_instance(request)
+    runtime = request.app[RUNTIME]
+    after = sse.resume_point(request)
+
+    async def fetch(version: int) -> list[sse.Item]:
+        items: list[sse.Item] = []
+        for entry in await history(request, instance, version):
+            if entry.type == "OutputAppended":
+                for when, stream, text in entry.data["lines"]:
+                    line = {"time": when or line_time(entry.timestamp), "stream": stream, "line": text}
+                    items.append((entry.version, "line", orjson.dumps(line)))
+            else:
+                items.append((entry.version, "refresh", orjson.dumps({"type": entry.type})))
+        return items
+
+    return await sse.stream(request, runtime.instances.append_signal, after, fetch)
+
+
+async def log_text(request: web.Request) -> web.Response:
+    """`GET /ui/processes/{id}/log.txt`: the whole log, as a download."""
+    instance = await visible_instance(request)
+    body = await request.app[RUNTIME].output.console_log(instance.id)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{instance.id}.log"'})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """`GET /ui/processes/{id}/files/{name}`: one input or output file."""
+    instance = await visible_instance(request)
+    path, info = await request.app[RUNTIME].output.read_file(instance.id, request.match_info["name"])
+    filename = info["name"].rsplit("/", 1)[-1].replace('"', "")
+    return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                           "Content-Type": "application/octet-stream"})
+
+
+def _redirect(instance_id: Any, note: str = "") -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/ui/processes/{instance_id}" + (f"?done={note}" if note else ""))
+
+
+async def stop(request: web.Request) -> web.StreamResponse:
+    """`POST /ui/processes/{id}/stop`: stop it (a running script is killed)."""
+    instance = await visible_instance(request)
+    if not instance.status.finished:
+        await request.app[RUNTIME].scripts.stop(who(request), StopProcess(str(instance.id)))
+    raise _redirect(instance.id, "stopped")
+
+
+async def delete(request: web.Request) -> web.StreamResponse:
+    """`POST /ui/processes/{id}/delete`: delete it (the history stays in the event log)."""
+    instance = await visible_instance(request)
+    reason = f"deleted by {who(request).user} in the portal"
+    await request.app[RUNTIME].instances.delete(who(request), DeleteInstance(str(instance.id), reason))
+    raise web.HTTPSeeOther("/ui/processes")
+
+
+async def act(request: web.Request) -> web.StreamResponse:
+    """`POST /ui/processes/{id}/task`: submit the current task's form (data, documents, then a trigger or a choice)."""
+    instance = await visible_instance(request)
+    problems = await submit(request, instance)
+    if problems:
+        instance = await visible_instance(request)
+        return page(request, "process.html", await _context(request, instance, errors=problems), status=422)
+    raise _redirect(instance.id)
+

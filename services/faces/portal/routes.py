@@ -1,0 +1,47 @@
+"""The portal's route table and its installation into the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from services.faces.portal import definitions, overview, process, processes, render, sign_in, start, tasks
+from services.faces.portal.security import SIGN_IN, STATIC, UI
+
+async def _to_home(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(UI + "/")
+
+
+ROUTES: list[tuple[str, str, render.Handler]] = [
+    ("GET", SIGN_IN, sign_in.sign_in_page),
+    ("POST", SIGN_IN, sign_in.sign_in),
+    ("POST", UI + "/sign-out", sign_in.sign_out),
+    ("GET", UI, _to_home),
+    ("GET", UI + "/", overview.overview),
+    ("GET", UI + "/processes", processes.list_page),
+    ("GET", UI + "/processes/table", processes.table),
+    ("GET", UI + "/processes/live", processes.live),
+    ("GET", UI + "/processes/{id}", process.process_page),
+    ("GET", UI + "/processes/{id}/summary", process.summary),
+    ("GET", UI + "/processes/{id}/live", process.live),
+    ("GET", UI + "/processes/{id}/log.txt", process.log_text),
+    ("GET", UI + "/processes/{id}/files/{name:.+}", process.download),
+    ("POST", UI + "/processes/{id}/stop", process.stop),
+    ("POST", UI + "/processes/{id}/delete", process.delete),
+    ("POST", UI + "/processes/{id}/task", process.act),
+    ("GET", UI + "/tasks", tasks.tasks_page),
+    ("GET", UI + "/definitions", definitions.list_page),
+    ("GET", UI + "/definitions/{key}", definitions.definition_page),
+    ("POST", UI + "/definitions/{key}/start", definitions.start),
+    ("GET", UI + "/start", start.confirm),
+    ("POST", UI + "/start", start.start),
+]
+
+
+def install(app: web.Application) -> None:
+    """Templates, static files and pages; the guard is `security.portal_middleware`."""
+    render.setup(app)
+    app.router.add_static(STATIC, Path(__file__).with_name("static"), append_version=False)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
