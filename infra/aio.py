@@ -23,6 +23,19 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     return True
 
 
+async def wait_any(events: list[asyncio.Event], timeout: float) -> bool:
+    """Wait until one of `events` is set or `timeout` passes; True if one was set."""
+    if any(e.is_set() for e in events):
+        return True
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
+
+
 @contextlib.asynccontextmanager
 async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[asyncio.Task[Any]]:
     """Run `coro` as a task while the block runs; on leaving, cancel it and wait until it has ended.

@@ -167,3 +167,9 @@ CREATE TABLE IF NOT EXISTS cron_state (
     definition_id uuid PRIMARY KEY,
     last_fire timestamptz NOT NULL
 );
+
+-- Which sets of migrations (by fingerprint of their text) have been applied: `db check` and /readyz.
+CREATE TABLE IF NOT EXISTS procession_migrations (
+    fingerprint text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

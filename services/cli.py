@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 from collections.abc import AsyncIterator
 
@@ -17,13 +16,11 @@ from infra.settings import Settings
 from services.audit import log as audit
 from services.bootstrap import PROJECTIONS, runtime
 from services.publishing.relay import running_relay
-from services.http.request_log import JsonFormatter
+from infra.logs import configure_logging
 
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,9 +34,12 @@ def serve(args: argparse.Namespace) -> int:
     from services.app import create_app
 
     settings = _settings(args)
-    _configure_logging()
+    _configure_logging(settings)
     # access_log=None: the request-log middleware already logs each request (as JSON, when enabled).
+    # shutdown_timeout: in-flight requests get the grace period (plus a little for the scripts'
+    # failures to be recorded and answered); aiohttp's 60 s default would outlast Kubernetes' 30.
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                shutdown_timeout=settings.shutdown_grace_seconds + 3,
                 print=lambda m: print(m, flush=True))
     return 0
 
@@ -87,9 +87,10 @@ async def _relay(settings: Settings) -> None:
 
 def relay(args: argparse.Namespace) -> int:
     """Run only the Kafka relay (one publishes at a time across processes)."""
-    _configure_logging()
+    settings = _settings(args)
+    _configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_relay(_settings(args)))
+        asyncio.run(_relay(settings))
     return 0
 
 
