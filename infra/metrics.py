@@ -57,6 +57,9 @@ class _Families:
         self.misses = Counter("procession_scheduler_missed_fires",
                               "Fire times that passed without a run of their own (collapsed or refused)",
                               ["kind"], registry=r)
+        for kind in ("scheduled", "cron"):  # known label values start at zero, so alerts see them
+            self.fires.labels(kind)
+            self.misses.labels(kind)
         self.runs = Counter("procession_script_runs", "Script runs ended, by script and final status",
                             ["script", "status"], registry=r)
         self.run_seconds = Histogram("procession_script_run_duration_seconds", "How long script runs took",
