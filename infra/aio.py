@@ -49,9 +49,13 @@ async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator
         yield task
     finally:
         task.cancel()
+        current = asyncio.current_task()
+        # Counted before waiting: the block may be left *because* its task was cancelled
+        # (aiohttp cancels its main task on SIGTERM and cleans up after), which is no reason
+        # to give up the clean-up; only a cancellation arriving while we wait is.
+        before = current.cancelling() if current is not None else 0
         try:
             await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
+            if current is not None and current.cancelling() > before:
                 raise
