@@ -99,13 +99,14 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
     store = EventStore(pool, create_mapper())
     runner = ProjectionRunner(store, PROJECTIONS)
     try:
-        if follow if migrate is None else migrate:
+        migrating = follow if migrate is None else migrate
+        if migrating:
             await migrate_all(pool)
         elif not await schema_ready(pool):
             raise SchemaOutdated("the database schema is not this version's; run `procession db migrate`")
         await store.start()
         if follow:
-            await runner.start()
+            await runner.start(prepare=False)  # the migrations created the projections' tables
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
         definitions = DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes)
         models = FlowModels(store, max_workflow_bytes=settings.max_workflow_bytes)

@@ -1,0 +1,114 @@
+"""`procession definitions`: list, show, deploy, tag, rollback (the same services as the HTTP faces)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from contracts.definitions import ProcessConfigurationIn
+from events.definition import LATEST
+from events.errors import InvalidInput
+from services.bootstrap import Runtime
+from services.console.common import operator, run
+
+
+async def _list(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = await rt.definition_views.list({"_limit": "-1", "_sort": "_id"})
+    return [{"key": r["_key"], "version": r["_version"], "script": r.get("script"),
+             "workflow": "yes" if r.get("workflow") else None, "cron": r.get("cron"),
+             "enabled": r.get("enabled", True), "updated": r["_timestamp"], "by": r["_user"]} for r in rows]
+
+
+async def _show(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
+    body, etag = await rt.definition_views.version(args.key, args.version or LATEST)
+    if args.format == "json":
+        return {**body, "versions": await rt.definition_views.versions(args.key)}
+    versions = await rt.definition_views.versions(args.key)
+    listed = ", ".join(f"{v['version']}{'(' + ','.join(v['tags']) + ')' if v['tags'] else ''}" for v in versions)
+    return {**{k: v for k, v in body.items() if k not in ("_id", "_type")}, "versions": listed}
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    """A file's key and configuration: a JSON configuration or state machine, or a BPMN model."""
+    text = path.read_bytes()
+    if path.name in ("concord.yml", ".concord.yml") or path.suffix in (".yml", ".yaml"):
+        raise InvalidInput(f"{path.name}: Concord YAML flows are not supported",
+                           [f"{path.name}: deploy flow.bpmn or a JSON configuration instead"])
+    if path.suffix == ".bpmn":
+        return path.stem, {"workflow": text.decode("utf-8")}
+    try:
+        model = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise InvalidInput(f"{path.name} is neither BPMN nor JSON", [f"{path.name}: {e}"]) from None
+    if isinstance(model, dict) and "states" in model and not model.keys() & {"script", "workflow"}:
+        return path.stem, {"workflow": model}  # a state machine
+    body = ProcessConfigurationIn.model_validate(model)
+    return body.id or body.name or path.stem, body.configuration()
+
+
+async def _deploy(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.key and len(args.files) > 1:
+        raise InvalidInput("--key names one definition", ["--key: give one file with it"])
+    loop, deployed = asyncio.get_running_loop(), []
+    for path in args.files:
+        try:
+            key, configuration = await loop.run_in_executor(None, _read, path)
+        except OSError as e:
+            raise InvalidInput(f"cannot read {path}", [f"{path}: {e.strerror}"]) from None
+        result = await rt.definitions.save(operator(), args.key or key, configuration, None, None)
+        deployed.append({"file": str(path), "key": result["body"]["_key"], "version": result["body"]["_version"],
+                         "changed": result["changed"]})
+    return deployed
+
+
+async def _tag(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
+    await rt.definitions.tag(operator(), args.key, args.version, args.tag, None, None)
+    body, _ = await rt.definition_views.version(args.key, args.tag)
+    return {"key": args.key, "tag": args.tag, "version": body["_version"]}
+
+
+async def _rollback(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
+    versions = await rt.definition_views.versions(args.key)
+    if len(versions) < 2:
+        raise InvalidInput(f"{args.key} has one version: nothing to roll back to",
+                           ["rollback: removing the only version would delete the definition"])
+    await rt.definitions.remove_version(operator(), args.key, LATEST, None, None)
+    body, _ = await rt.definition_views.current(args.key)
+    return {"key": args.key, "removed": int(versions[0]["version"]), "current": body["_version"]}
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add `definitions ...` to the command line."""
+    group = commands.add_parser("definitions", help="process definitions (configurations)")
+    actions = group.add_subparsers(dest="action", required=True)
+
+    listing = actions.add_parser("list", parents=[common], help="every definition's current version")
+    listing.set_defaults(func=lambda a: run(a, _list, columns=("key", "version", "script", "workflow", "cron",
+                                                                  "enabled", "updated", "by")))
+
+    show = actions.add_parser("show", parents=[common], help="one definition: a version's configuration and the versions")
+    show.add_argument("key", help="the definition's key")
+    show.add_argument("--version", help="a version number or tag (default: the current one)")
+    show.set_defaults(func=lambda a: run(a, _show))
+
+    deploy = actions.add_parser("deploy", parents=[common],
+                                help="save files as definitions (a new version when the configuration changed)")
+    deploy.add_argument("files", nargs="+", type=Path,
+                        help="JSON configurations or state machines, or BPMN models (*.bpmn)")
+    deploy.add_argument("--key", help="the key (default: the JSON's _id or name, else the file name)")
+    deploy.set_defaults(func=lambda a: run(a, _deploy, columns=("file", "key", "version", "changed")))
+
+    tag = actions.add_parser("tag", parents=[common], help="put a tag on a version (moving it from another)")
+    tag.add_argument("key", help="the definition's key")
+    tag.add_argument("version", help="a version number, or a tag already set")
+    tag.add_argument("tag", help="the tag to set")
+    tag.set_defaults(func=lambda a: run(a, _tag))
+
+    rollback = actions.add_parser("rollback", parents=[common],
+                                  help="remove the current version, so the one before is current again")
+    rollback.add_argument("key", help="the definition's key")
+    rollback.set_defaults(func=lambda a: run(a, _rollback))
