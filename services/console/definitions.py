@@ -14,22 +14,27 @@ from events.definition import LATEST
 from events.errors import InvalidInput
 from services.bootstrap import Runtime
 from services.console.common import operator, run
+from services.definitions.commands import RemoveVersion, SaveDefinition, TagVersion
+from services.definitions.models import DefinitionQuery
 
 
 async def _list(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows = await rt.definition_views.list({"_limit": "-1", "_sort": "_id"})
-    return [{"key": r["_key"], "version": r["_version"], "script": r.get("script"),
-             "workflow": "yes" if r.get("workflow") else None, "cron": r.get("cron"),
-             "enabled": r.get("enabled", True), "updated": r["_timestamp"], "by": r["_user"]} for r in rows]
+    rows = await rt.definition_views.list(DefinitionQuery(sort=(("_id", False),), limit=None))
+    return [{"key": r.key, "version": r.version, "script": r.configuration.get("script"),
+             "workflow": "yes" if r.configuration.get("workflow") else None, "cron": r.configuration.get("cron"),
+             "enabled": r.configuration.get("enabled", True), "updated": r.timestamp, "by": r.user} for r in rows]
 
 
 async def _show(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
-    body, etag = await rt.definition_views.version(args.key, args.version or LATEST)
-    if args.format == "json":
-        return {**body, "versions": await rt.definition_views.versions(args.key)}
+    shown, _ = await rt.definition_views.version(args.key, args.version or LATEST)
     versions = await rt.definition_views.versions(args.key)
-    listed = ", ".join(f"{v['version']}{'(' + ','.join(v['tags']) + ')' if v['tags'] else ''}" for v in versions)
-    return {**{k: v for k, v in body.items() if k not in ("_id", "_type")}, "versions": listed}
+    head = {"key": shown.key, "version": shown.version, "created": shown.timestamp, "by": shown.user}
+    if args.format == "json":
+        return {**head, "configuration": shown.configuration,
+                "versions": [{"version": v.version, "tags": v.tags, "created": v.timestamp, "by": v.user}
+                             for v in versions]}
+    listed = ", ".join(f"{v.version}{'(' + ','.join(v.tags) + ')' if v.tags else ''}" for v in versions)
+    return {**head, **shown.configuration, "versions": listed}
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
@@ -59,16 +64,16 @@ async def _deploy(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]
             key, configuration = await loop.run_in_executor(None, _read, path)
         except OSError as e:
             raise InvalidInput(f"cannot read {path}", [f"{path}: {e.strerror}"]) from None
-        result = await rt.definitions.save(operator(), args.key or key, configuration, None, None)
-        deployed.append({"file": str(path), "key": result["body"]["_key"], "version": result["body"]["_version"],
-                         "changed": result["changed"]})
+        result = await rt.definitions.save(operator(), SaveDefinition(args.key or key, configuration))
+        deployed.append({"file": str(path), "key": result.key,
+                         "version": result.current.version if result.current else None, "changed": result.changed})
     return deployed
 
 
 async def _tag(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
-    await rt.definitions.tag(operator(), args.key, args.version, args.tag, None, None)
-    body, _ = await rt.definition_views.version(args.key, args.tag)
-    return {"key": args.key, "tag": args.tag, "version": body["_version"]}
+    await rt.definitions.tag(operator(), TagVersion(args.key, args.version, args.tag))
+    tagged, _ = await rt.definition_views.version(args.key, args.tag)
+    return {"key": args.key, "tag": args.tag, "version": tagged.version}
 
 
 async def _rollback(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
@@ -76,9 +81,9 @@ async def _rollback(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
     if len(versions) < 2:
         raise InvalidInput(f"{args.key} has one version: nothing to roll back to",
                            ["rollback: removing the only version would delete the definition"])
-    await rt.definitions.remove_version(operator(), args.key, LATEST, None, None)
-    body, _ = await rt.definition_views.current(args.key)
-    return {"key": args.key, "removed": int(versions[0]["version"]), "current": body["_version"]}
+    await rt.definitions.remove_version(operator(), RemoveVersion(args.key, LATEST))
+    current, _ = await rt.definition_views.current(args.key)
+    return {"key": args.key, "removed": versions[0].version, "current": current.version}
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -10,13 +10,14 @@ from typing import Any
 from events.errors import InvalidInput, NotFound
 from events.instance_state import InstanceStatus
 from infra.event_store import VersionConflict
-from services.audit.log import to_line
 from services.bootstrap import Runtime
 from services.console.common import operator, run
-from services.scripts.queries import ProcessFilter, ProcessViews
+from services.scripts.commands import StartProcess, StopProcess
+from services.scripts.queries import ProcessFilter
 
 LOG_LINES = 10
 CANCEL_ATTEMPTS = 10
+HISTORY_BATCH = 500
 
 
 def _id(raw: str) -> uuid.UUID:
@@ -29,9 +30,9 @@ def _id(raw: str) -> uuid.UUID:
 async def _list(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
     where = ProcessFilter(initiator=args.user, script=args.definition,
                           statuses=tuple(args.status) if args.status else None, since=args.since)
-    rows, _ = await ProcessViews(rt.pool).page(where, sort="creationTime", descending=True, number=0, size=args.limit)
-    return [{"id": str(r["instance_id"]), "definition": r["definition_key"], "script": r["script"],
-             "status": r["status"], "user": r["initiator"], "created": r["created_at"], "ended": r["ended_at"]}
+    rows, _ = await rt.process_views.page(where, sort="creationTime", descending=True, number=0, size=args.limit)
+    return [{"id": str(r.instance_id), "definition": r.definition_key, "script": r.script,
+             "status": r.status, "user": r.initiator, "created": r.created_at, "ended": r.ended_at}
             for r in rows]
 
 
@@ -49,9 +50,9 @@ async def _show(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
 
 async def _history(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
     uid, events, after = _id(args.id), [], 0
-    while batch := await rt.store.read_stream(uid, after):
-        events += [to_line(e) for e in batch]
-        after = batch[-1].originator_version
+    while batch := await rt.audit.aggregate_lines(uid, after, HISTORY_BATCH):
+        events += batch
+        after = batch[-1]["originator_version"]
     if not events:
         raise NotFound(f"no instance {args.id!r}")
     if args.format == "json":
@@ -63,14 +64,14 @@ async def _history(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]
 async def _cancel(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
     for attempt in range(CANCEL_ATTEMPTS):
         try:
-            answer = await rt.scripts.stop(operator(), str(_id(args.id)))
+            answer = await rt.scripts.stop(operator(), StopProcess(str(_id(args.id))))
         except VersionConflict:
             # A running script appends its output to the instance all the time, from another
             # process; a stop is safe to send again.
             if attempt == CANCEL_ATTEMPTS - 1:
                 raise
             continue
-        return {"id": answer["id"], "status": answer["status"]}
+        return {"id": answer.id, "status": answer.status}
     raise AssertionError("unreachable")
 
 
@@ -81,11 +82,11 @@ async def _retry(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
                            ["retry: only a failed script run can be retried"])
     files = {name: await rt.blobs.read(info["sha256"])
              for name, info in (instance.attributes.get("inputFiles") or {}).items()}
-    answer = await rt.scripts.start(
-        operator(), definition=instance.definition_key, selector=str(instance.definition_version),
+    answer = await rt.scripts.start(operator(), StartProcess(
+        definition=instance.definition_key, selector=str(instance.definition_version),
         arguments=instance.parameters, files=files, attributes={"retryOf": str(instance.id)},
-    )
-    return {"id": answer["id"], "status": answer["status"], "retry_of": str(instance.id)}
+    ))
+    return {"id": answer.id, "status": answer.status, "retry_of": str(instance.id)}
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

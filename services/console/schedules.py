@@ -9,8 +9,11 @@ from typing import Any
 
 from events.errors import InvalidInput
 from services.bootstrap import Runtime
+from services.common.times import iso_z
 from services.console.common import operator, run
+from services.definitions.commands import SaveDefinition
 from services.scheduling.queries import ScheduleViews
+from services.scripts.commands import StartProcess
 
 
 async def _list(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -24,8 +27,8 @@ async def _set_enabled(rt: Runtime, key: str, enabled: bool) -> dict[str, Any]:
     if not isinstance(configuration.get("cron"), str):
         raise InvalidInput(f"{key} has no cron schedule", ["cron: the definition has none"])
     configuration["enabled"] = enabled
-    result = await rt.definitions.save(operator(), key, configuration, None, None)
-    return {"key": key, "enabled": enabled, "version": result["body"]["_version"]}
+    result = await rt.definitions.save(operator(), SaveDefinition(key, configuration))
+    return {"key": key, "enabled": enabled, "version": result.current.version if result.current else None}
 
 
 async def _pause(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
@@ -37,9 +40,9 @@ async def _resume(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _trigger(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
-    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    answer = await rt.scripts.start(operator(), definition=args.key, attributes={"triggeredAt": stamp})
-    return {"key": args.key, "id": answer["id"], "status": answer["status"]}
+    now = datetime.now(UTC)
+    answer = await rt.scripts.start(operator(), StartProcess(definition=args.key, attributes={"triggeredAt": iso_z(now)}))
+    return {"key": args.key, "id": answer.id, "status": answer.status}
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

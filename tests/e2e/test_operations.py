@@ -168,7 +168,7 @@ async def test_a_scrape_after_a_mixed_workload_finds_every_family(settings):
             r = await client.get("/metrics", headers=admin)
             assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             found = samples(await r.text())
-            over = grown(found, before, "procession_commands_total", command="completeTask", outcome="ok") >= 2
+            over = grown(found, before, "procession_commands_total", command="CompleteTask", outcome="ok") >= 2
             return found if over and value(found, "procession_relay_position") >= newest else None
 
         found = await until(scraped)
@@ -180,9 +180,9 @@ async def test_a_scrape_after_a_mixed_workload_finds_every_family(settings):
     assert grown(found, before, "procession_http_request_duration_seconds_count", route="/api/process/v1/{key}",
                  method="GET", status="200") == 1
     assert grown(found, before, "procession_http_request_duration_seconds_sum", route="/api/process/v1") > 0
-    assert grown(found, before, "procession_commands_total", command="save", outcome="ok") >= 3
-    assert grown(found, before, "procession_commands_total", command="save", outcome="rejected") == 1
-    assert grown(found, before, "procession_commands_total", command="completeTask", outcome="ok") == 2
+    assert grown(found, before, "procession_commands_total", command="SaveDefinition", outcome="ok") >= 3
+    assert grown(found, before, "procession_commands_total", command="SaveDefinition", outcome="rejected") == 1
+    assert grown(found, before, "procession_commands_total", command="CompleteTask", outcome="ok") == 2
     assert grown(found, before, "procession_event_store_append_batch_events_count") >= 6
     assert grown(found, before, "procession_event_store_append_batch_events_sum") >= newest
     assert grown(found, before, "procession_event_store_append_seconds_sum") > 0

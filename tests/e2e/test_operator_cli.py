@@ -106,19 +106,20 @@ async def test_definitions_deploy_list_show_tag_rollback(api, procession, tmp_pa
     assert {(d["key"], d["version"]) for d in listed} == {("approval", 1), ("nightly", 2), ("ticket", 1)}
 
     shown = await as_json(procession, "definitions", "show", "nightly", "--version", "1")
-    assert (shown["description"], shown["_version"], [v["version"] for v in shown["versions"]]) == ("one", 1, ["2", "1"])
+    assert (shown["configuration"]["description"], shown["version"], [v["version"] for v in shown["versions"]]) == (
+        "one", 1, [2, 1])
     code, text, _ = await procession("definitions", "show", "nightly")
     assert code == 0 and "description  two" in text
 
     tagged = await as_json(procession, "definitions", "tag", "nightly", "1", "stable")
     assert tagged == {"key": "nightly", "tag": "stable", "version": 1}
-    assert (await as_json(procession, "definitions", "show", "nightly", "--version", "stable"))["description"] == "one"
+    assert (await as_json(procession, "definitions", "show", "nightly", "--version", "stable"))["version"] == 1
 
     rolled = await as_json(procession, "definitions", "rollback", "nightly")
     assert rolled == {"key": "nightly", "removed": 2, "current": 1}
     code, _, err = await procession("definitions", "rollback", "nightly")
     assert code == 1 and "nothing to roll back to" in err
-    assert (await as_json(procession, "definitions", "show", "nightly"))["description"] == "one"
+    assert (await as_json(procession, "definitions", "show", "nightly"))["configuration"]["description"] == "one"
 
     (tmp_path / "concord.yml").write_text("flows:\n  default: []\n")
     code, _, err = await procession("definitions", "deploy", str(tmp_path / "concord.yml"))
