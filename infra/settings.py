@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # /readyz answers 503 when a projection's oldest unapplied event is older than this...
     ready_projection_lag_seconds: float = 30.0
-    # ...or the Kafka relay has been failing (or its oldest unpublished event waiting) longer than this.
+    # ...or the Kafka relay has been failing, or stuck with events waiting, longer than this.
     ready_relay_failure_seconds: float = 30.0
     # After SIGTERM/SIGINT: how long running scripts and in-flight requests get to finish.
     shutdown_grace_seconds: float = 25.0

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from infra import metrics
 from services.http.app_keys import RUNTIME, STOPPING, WORKERS
+from services.operations.readiness import RelayWatch
 from services.publishing.relay import KafkaRelay
 from services.scheduling.scheduler import Scheduler
 from services.scripts.worker import ScriptWorker
@@ -35,6 +36,7 @@ class Workers:
     scheduler: Scheduler | None = None
     script_worker: ScriptWorker | None = None
     draining: asyncio.Task[None] | None = None
+    relay_watch: RelayWatch = field(default_factory=RelayWatch)
 
 
 async def begin_shutdown(app: web.Application) -> None:

@@ -19,7 +19,8 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="procession"'}
 
 
 async def readyz(request: web.Request) -> web.Response:
-    reasons = await not_ready(request.app[RUNTIME], request.app[WORKERS].relay)
+    workers = request.app[WORKERS]
+    reasons = await not_ready(request.app[RUNTIME], workers.relay, workers.relay_watch)
     if reasons:
         raise ProblemError(503, "; ".join(reasons), title="Not ready", errors=reasons)
     return json_response({"status": "ready"})
