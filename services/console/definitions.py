@@ -10,7 +10,9 @@ from typing import Any
 import orjson
 
 from contracts.definitions import ProcessConfigurationIn
+from events.concord_project import EXTRA_SUFFIXES, ROOT_FILES
 from events.definition import LATEST
+from events.workflow import CONCORD
 from events.errors import InvalidInput
 from services.bootstrap import Runtime
 from services.console.common import operator, run
@@ -38,11 +40,18 @@ async def _show(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
-    """A file's key and configuration: a JSON configuration or state machine, or a BPMN model."""
+    """A file's key and configuration: a JSON configuration or state machine, a BPMN model, or a concord.yml."""
     text = path.read_bytes()
-    if path.name in ("concord.yml", ".concord.yml") or path.suffix in (".yml", ".yaml"):
-        raise InvalidInput(f"{path.name}: Concord YAML flows are not supported",
-                           [f"{path.name}: deploy flow.bpmn or a JSON configuration instead"])
+    if path.name in ROOT_FILES:
+        # A Concord project: its root file and the `concord/*.concord.yml` beside it; named for its directory.
+        files = {path.name: text.decode("utf-8")}
+        for extra in sorted((path.parent / "concord").glob("*")):
+            if extra.is_file() and extra.name.endswith(EXTRA_SUFFIXES):
+                files[f"concord/{extra.name}"] = extra.read_text("utf-8")
+        return path.parent.resolve().name, {"workflow": {CONCORD: files}}
+    if path.suffix in (".yml", ".yaml"):
+        raise InvalidInput(f"{path.name}: not a Concord project file",
+                           [f"{path.name}: a Concord project's root file is one of {', '.join(ROOT_FILES)}"])
     if path.suffix == ".bpmn":
         return path.stem, {"workflow": text.decode("utf-8")}
     try:
@@ -103,8 +112,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     deploy = actions.add_parser("deploy", parents=[common],
                                 help="save files as definitions (a new version when the configuration changed)")
     deploy.add_argument("files", nargs="+", type=Path,
-                        help="JSON configurations or state machines, or BPMN models (*.bpmn)")
-    deploy.add_argument("--key", help="the key (default: the JSON's _id or name, else the file name)")
+                        help="JSON configurations or state machines, BPMN models (*.bpmn), or Concord projects (concord.yml)")
+    deploy.add_argument("--key", help="the key (default: the JSON's _id or name, a concord.yml's directory, else the file name)")
     deploy.set_defaults(func=lambda a: run(a, _deploy, columns=("file", "key", "version", "changed")))
 
     tag = actions.add_parser("tag", parents=[common], help="put a tag on a version (moving it from another)")

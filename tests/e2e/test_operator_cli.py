@@ -121,9 +121,17 @@ async def test_definitions_deploy_list_show_tag_rollback(api, procession, tmp_pa
     assert code == 1 and "nothing to roll back to" in err
     assert (await as_json(procession, "definitions", "show", "nightly"))["configuration"]["description"] == "one"
 
-    (tmp_path / "concord.yml").write_text("flows:\n  default: []\n")
-    code, _, err = await procession("definitions", "deploy", str(tmp_path / "concord.yml"))
-    assert code == 1 and "Concord YAML flows are not supported" in err
+    project = tmp_path / "hello-project"
+    (project / "concord").mkdir(parents=True)
+    (project / "concord.yml").write_text("flows:\n  default:\n    - call: greet\n")
+    (project / "concord" / "more.concord.yml").write_text("flows:\n  greet:\n    - log: hello\n")
+    [concord] = await as_json(procession, "definitions", "deploy", str(project / "concord.yml"))
+    assert (concord["key"], concord["version"]) == ("hello-project", 1)
+    stored = (await as_json(procession, "definitions", "show", "hello-project"))["configuration"]["workflow"]
+    assert set(stored["concord"]) == {"concord.yml", "concord/more.concord.yml"}
+    (tmp_path / "broken.yml").write_text("flows: {}\n")
+    code, _, err = await procession("definitions", "deploy", str(tmp_path / "broken.yml"))
+    assert code == 1 and "not a Concord project file" in err
     code, _, err = await procession("definitions", "show", "missing")
     assert code == 1 and "Not found" in err
 
