@@ -23,6 +23,19 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     return True
 
 
+async def wait_any(events: list[asyncio.Event], timeout: float) -> bool:
+    """Wait until one of `events` is set or `timeout` passes; True if one was set."""
+    if any(e.is_set() for e in events):
+        return True
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
+
+
 @contextlib.asynccontextmanager
 async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[asyncio.Task[Any]]:
     """Run `coro` as a task while the block runs; on leaving, cancel it and wait until it has ended.
@@ -36,9 +49,13 @@ async def background(coro: Coroutine[Any, Any, Any], name: str) -> AsyncIterator
         yield task
     finally:
         task.cancel()
+        current = asyncio.current_task()
+        # Counted before waiting: the block may be left *because* its task was cancelled
+        # (aiohttp cancels its main task on SIGTERM and cleans up after), which is no reason
+        # to give up the clean-up; only a cancellation arriving while we wait is.
+        before = current.cancelling() if current is not None else 0
         try:
             await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
+            if current is not None and current.cancelling() > before:
                 raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ import asyncpg
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from events.errors import Conflict
+from infra import metrics
 from infra.aggregate_cache import AggregateCache
 
 log = logging.getLogger(__name__)
@@ -254,8 +256,10 @@ class EventStore:
                 states.append(stored.state)
         keys = [p.key for p in batch]
         results = [p.result for p in batch]
+        started = time.perf_counter()
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(_APPEND, command, ids, versions, topics, states, keys, results)
+        metrics.observe_append(len(ids), time.perf_counter() - started)
         last = None
         for row in rows:
             pending = batch[row["command"] - 1]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +55,35 @@ async def create_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(url, min_size=2, max_size=size, init=_init_connection, reset=_keep_session)
 
 
-async def migrate(pool: asyncpg.Pool) -> None:
-    """Create or update the schema; safe to run from several processes at once."""
-    schema = resources.files("infra").joinpath("schema.sql").read_text()
+def _migrations(extra: Sequence[str]) -> tuple[list[str], str]:
+    """Every DDL script in order, and the fingerprint that names this set of them."""
+    scripts = [resources.files("infra").joinpath("schema.sql").read_text(), *extra]
+    digest = hashlib.sha256("\x00".join(scripts).encode()).hexdigest()
+    return scripts, digest
+
+
+async def migrate(pool: asyncpg.Pool, extra: Sequence[str] = ()) -> None:
+    """Create or update the schema (and `extra` idempotent DDL); safe from several processes at once.
+
+    The set of scripts applied is recorded by its fingerprint, so `migrations_applied` can
+    tell whether this build's schema is in place without changing anything.
+    """
+    scripts, fingerprint = _migrations(extra)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(7715001)")
-        await conn.execute(schema)
+        for script in scripts:
+            await conn.execute(script)
+        await conn.execute(
+            "INSERT INTO procession_migrations (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING", fingerprint
+        )
+
+
+async def migrations_applied(pool: asyncpg.Pool, extra: Sequence[str] = ()) -> bool:
+    """Whether `migrate` ran with this build's scripts on this database."""
+    _, fingerprint = _migrations(extra)
+    if await pool.fetchval("SELECT to_regclass('procession_migrations')::text") is None:
+        return False  # a database no migration ever ran on
+    return await pool.fetchval("SELECT EXISTS (SELECT 1 FROM procession_migrations WHERE fingerprint = $1)", fingerprint)
 
 
 async def run_schema(pool: asyncpg.Pool, sql: str) -> None:

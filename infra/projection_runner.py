@@ -67,9 +67,10 @@ class ProjectionRunner:
         for projection in self.projections.values():
             await run_schema(self.pool, projection.schema)
 
-    async def start(self) -> None:
-        """Prepare, then follow the log in the background."""
-        await self.prepare()
+    async def start(self, *, prepare: bool = True) -> None:
+        """Prepare (unless the tables are known to be there), then follow the log in the background."""
+        if prepare:
+            await self.prepare()
         self.store.follow(self._on_append)
         for projection in self.projections.values():
             self._tasks.append(asyncio.create_task(self._follow(projection), name=f"projection-{projection.name}"))

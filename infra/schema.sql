@@ -178,3 +178,8 @@ CREATE TABLE IF NOT EXISTS procession_sessions (
     last_seen timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS procession_sessions_token_idx ON procession_sessions (token_hash);
+-- Which sets of migrations (by fingerprint of their text) have been applied: `db check` and /readyz.
+CREATE TABLE IF NOT EXISTS procession_migrations (
+    fingerprint text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

@@ -69,3 +69,14 @@ class Settings(BaseSettings):
     run_workers: bool = True
     # Portal (issue 11): a browser session ends after this long without a request.
     portal_session_idle_seconds: float = 8 * 3600
+    # Operations: logs, metrics, readiness and shutdown.
+    # DEBUG, INFO, WARNING or ERROR; the embedded database's own lines show only at DEBUG.
+    log_level: str = "INFO"
+    # A bearer token that may read /metrics besides admin tokens (for a scraper holding no API token).
+    metrics_token: str | None = None
+    # /readyz answers 503 when a projection's oldest unapplied event is older than this...
+    ready_projection_lag_seconds: float = 30.0
+    # ...or the Kafka relay has been failing, or stuck with events waiting, longer than this.
+    ready_relay_failure_seconds: float = 30.0
+    # After SIGTERM/SIGINT: how long running scripts and in-flight requests get to finish.
+    shutdown_grace_seconds: float = 25.0

@@ -11,7 +11,7 @@ import asyncpg
 from events.concord_runtime import RunLimits
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
-from infra.postgres import create_pool, migrate, ping, start_embedded
+from infra.postgres import create_pool, migrate, migrations_applied, ping, start_embedded
 from infra.projection_runner import ProjectionRunner
 from infra.sessions import SessionStore
 from infra.settings import Settings
@@ -76,16 +76,42 @@ async def database_url(settings: Settings) -> str:
     return settings.database_url or await start_embedded(settings.data_dir)
 
 
+class SchemaOutdated(RuntimeError):
+    """The database does not hold this build's schema; `procession db migrate` puts it there."""
+
+
+MIGRATIONS = [p.schema for p in PROJECTIONS]
+
+
+async def migrate_all(pool: asyncpg.Pool) -> None:
+    """The store's schema and every projection's tables, under the migration lock."""
+    await migrate(pool, MIGRATIONS)
+
+
+async def schema_ready(pool: asyncpg.Pool) -> bool:
+    """Whether this build's migrations are applied."""
+    return await migrations_applied(pool, MIGRATIONS)
+
+
 @contextlib.asynccontextmanager
-async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[Runtime]:
-    """Open the runtime; with `follow` the projections run in the background."""
+async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | None = None) -> AsyncIterator[Runtime]:
+    """Open the runtime; with `follow` the projections run in the background.
+
+    `migrate` (default: when following, as `serve` does) applies the migrations first;
+    otherwise a database without this build's schema is refused with SchemaOutdated.
+    """
     pool = await create_pool(await database_url(settings), size=settings.pool_size)
     store = EventStore(pool, create_mapper())
     runner = ProjectionRunner(store, PROJECTIONS)
     try:
-        await migrate(pool)
+        migrating = follow if migrate is None else migrate
+        if migrating:
+            await migrate_all(pool)
+        elif not await schema_ready(pool):
+            raise SchemaOutdated("the database schema is not this version's; run `procession db migrate`")
         await store.start()
-        await (runner.start() if follow else runner.prepare())
+        if follow:
+            await runner.start(prepare=False)  # the migrations created the projections' tables
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
         definitions = DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes)
         models = FlowModels(store, max_workflow_bytes=settings.max_workflow_bytes, concord_limits=RunLimits(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from importlib import metadata
 
 import orjson
 
@@ -15,21 +16,19 @@ from aiohttp import web
 
 from infra.settings import Settings
 from services.audit import log as audit
-from services.bootstrap import PROJECTIONS, runtime
+from infra.logs import configure_logging
+from services.bootstrap import PROJECTIONS, SchemaOutdated, runtime
+from services.console import database, definitions, instances, schedules
+from services.console.common import common_options, settings_of
 from services.publishing.relay import running_relay
-from services.http.request_log import JsonFormatter
 
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    options = {"host": "host", "port": "port", "kafka": "kafka_bootstrap_servers"}
-    overrides = {field: getattr(args, name) for name, field in options.items() if getattr(args, name, None) is not None}
-    return Settings(**overrides)
+    return settings_of(args)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -37,9 +36,12 @@ def serve(args: argparse.Namespace) -> int:
     from services.app import create_app
 
     settings = _settings(args)
-    _configure_logging()
+    _configure_logging(settings)
     # access_log=None: the request-log middleware already logs each request (as JSON, when enabled).
+    # shutdown_timeout: in-flight requests get the grace period (plus a little for the scripts'
+    # failures to be recorded and answered); aiohttp's 60 s default would outlast Kubernetes' 30.
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                shutdown_timeout=settings.shutdown_grace_seconds + 3,
                 print=lambda m: print(m, flush=True))
     return 0
 
@@ -101,21 +103,28 @@ async def _relay(settings: Settings) -> None:
 
 def relay(args: argparse.Namespace) -> int:
     """Run only the Kafka relay (one publishes at a time across processes)."""
-    _configure_logging()
+    settings = _settings(args)
+    _configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_relay(_settings(args)))
+        asyncio.run(_relay(settings))
     return 0
 
 
 async def _export(settings: Settings, after: int, path: str) -> int:
+    from tqdm import tqdm
+
     loop, count = asyncio.get_running_loop(), 0
     out = sys.stdout.buffer if path == "-" else open(path, "wb")  # noqa: SIM115 - closed below
     try:
-        async with runtime(settings, follow=False) as rt:
-            async for batch in audit.walk(rt.store, after):
-                chunk = b"".join(orjson.dumps(audit.to_line(e)) + b"\n" for e in batch)
-                await loop.run_in_executor(None, out.write, chunk)
-                count += len(batch)
+        async with runtime(settings, follow=False, migrate=False) as rt:
+            # A bar only when writing to a file: on stdout it would mix with the data's consumer's view.
+            with tqdm(total=max(0, await rt.store.max_position() - after), desc="export", unit="event",
+                      file=sys.stderr, disable=path == "-") as bar:
+                async for batch in audit.walk(rt.store, after):
+                    chunk = b"".join(orjson.dumps(audit.to_line(e)) + b"\n" for e in batch)
+                    await loop.run_in_executor(None, out.write, chunk)
+                    count += len(batch)
+                    bar.update(len(batch))
     finally:
         await loop.run_in_executor(None, out.flush)
         if out is not sys.stdout.buffer:
@@ -130,11 +139,12 @@ def events_export(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _lines(path: str) -> AsyncIterator[bytes]:
+async def _lines(path: str, progress: Callable[[int], object]) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     source = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
     try:
         while line := await loop.run_in_executor(None, source.readline):
+            progress(len(line))
             yield line
     finally:
         if source is not sys.stdin.buffer:
@@ -142,10 +152,16 @@ async def _lines(path: str) -> AsyncIterator[bytes]:
 
 
 async def _import(settings: Settings, path: str) -> int:
-    async with runtime(settings, follow=False) as rt:
-        count = await audit.import_lines(rt.store, _lines(path))
+    from tqdm import tqdm
+
+    size = None if path == "-" else (await asyncio.get_running_loop().run_in_executor(None, os.path.getsize, path))
+    async with runtime(settings, follow=False, migrate=False) as rt:
+        with tqdm(total=size, desc="import", unit="B", unit_scale=True, file=sys.stderr) as bar:
+            count = await audit.import_lines(rt.store, _lines(path, bar.update))
+        total = await rt.store.max_position()
         for projection in PROJECTIONS:
-            await rt.projections.rebuild(projection)
+            with tqdm(total=total, desc=f"rebuild {projection.name}", unit="event", file=sys.stderr) as bar:
+                await rt.projections.rebuild(projection, bar.update)
         return count
 
 
@@ -182,51 +198,62 @@ def verify(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    root = argparse.ArgumentParser(prog="procession", description="An event-sourced process service.")
+    common, connection = common_options(), common_options(output=False)
+    root = argparse.ArgumentParser(prog="procession", description="An event-sourced process service.",
+                                   parents=[common])
+    root.add_argument("--version", action="version", version=f"procession {metadata.version('procession')}")
+    root.set_defaults(database_url=None, data_dir=None, format="table")
     commands = root.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("serve", help="run the HTTP service")
+    run = commands.add_parser("serve", help="run the HTTP service", parents=[connection])
     run.add_argument("--host", help="address to bind (env PROCESSION_HOST)")
     run.add_argument("--port", type=int, help="port to bind (env PROCESSION_PORT)")
     run.add_argument("--kafka", help="Kafka bootstrap servers, or 'embedded' (env KAFKA_BOOTSTRAP_SERVERS)")
     run.set_defaults(func=serve)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
-    create = token.add_parser("create", help="create a token and print it")
-    create.add_argument("--user", required=True)
-    create.add_argument("--role", choices=("admin", "user"), default="user")
+    create = token.add_parser("create", help="create a token and print it", parents=[connection])
+    create.add_argument("--user", required=True, help="the user the token acts as")
+    create.add_argument("--role", choices=("admin", "user"), default="user", help="admin may change configurations (default user)")
     create.set_defaults(func=token_create)
     revoke = token.add_parser("revoke", help="delete a token (its portal sessions end too)")
     revoke.add_argument("token")
     revoke.set_defaults(func=token_revoke)
 
     projections = commands.add_parser("projections", help="read models").add_subparsers(dest="action", required=True)
-    rebuild = projections.add_parser("rebuild", help="rebuild read models from the event log")
+    rebuild = projections.add_parser("rebuild", help="rebuild read models from the event log", parents=[connection])
     rebuild.add_argument("names", nargs="*", help="projections to rebuild (default: all)")
     rebuild.set_defaults(func=projections_rebuild)
 
-    run_relay = commands.add_parser("relay", help="run only the Kafka relay")
+    run_relay = commands.add_parser("relay", help="run only the Kafka relay", parents=[connection])
     run_relay.add_argument("--kafka", help="Kafka bootstrap servers, or 'embedded' (env KAFKA_BOOTSTRAP_SERVERS)")
     run_relay.set_defaults(func=relay)
 
     events = commands.add_parser("events", help="the event log").add_subparsers(dest="action", required=True)
-    export = events.add_parser("export", help="write the log as NDJSON")
+    export = events.add_parser("export", help="write the log as NDJSON", parents=[connection])
     export.add_argument("--after", type=int, default=0, help="start after this position")
     export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")
     export.set_defaults(func=events_export)
-    load = events.add_parser("import", help="load an NDJSON export into an empty store")
+    load = events.add_parser("import", help="load an NDJSON export into an empty store", parents=[connection])
     load.add_argument("input", nargs="?", default="-", help="file to read (default stdin)")
     load.set_defaults(func=events_import)
 
-    check = commands.add_parser("verify", help="check the hash chain of the whole log")
+    check = commands.add_parser("verify", help="check the hash chain of the whole log", parents=[connection])
     check.set_defaults(func=verify)
+
+    for group in (definitions, instances, schedules, database):
+        group.register(commands, common)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `procession` console script."""
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SchemaOutdated as e:
+        print(f"procession: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

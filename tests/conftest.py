@@ -12,9 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from infra.postgres import create_pool, migrate, run_schema
+from infra.postgres import create_pool
 from infra.settings import Settings
-from services.bootstrap import PROJECTIONS
+from services.bootstrap import migrate_all
 
 TEMPLATE = "procession_template"
 
@@ -51,9 +51,7 @@ async def template_url(admin_url: str) -> str:
     url = with_database(admin_url, TEMPLATE)
     pool = await create_pool(url, size=2)
     try:
-        await migrate(pool)
-        for projection in PROJECTIONS:
-            await run_schema(pool, projection.schema)
+        await migrate_all(pool)
     finally:
         await pool.close()
     return url

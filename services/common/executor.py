@@ -20,7 +20,8 @@ import orjson
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter
 
-from events.errors import InvalidInput
+from events.errors import DomainError, InvalidInput
+from infra import metrics
 from infra.event_store import EventStore, VersionConflict
 from infra.projection_runner import ProjectionRunner
 from infra.tokens import Principal
@@ -79,6 +80,25 @@ class CommandExecutor:
         With an `Idempotency-Key`, an earlier answer for the same key (scoped per user) is
         returned as it was stored; one stored for a different command is refused (422).
         """
+        name = type(command).__name__
+        try:
+            result = await self._run(principal, idempotency_key, command, decide, result_type, retries)
+        except VersionConflict:
+            metrics.count_command(name, "conflict")
+            raise
+        except DomainError:
+            metrics.count_command(name, "rejected")
+            raise
+        except Exception:
+            metrics.count_command(name, "error")
+            raise
+        metrics.count_command(name, "ok")
+        return result
+
+    async def _run(
+        self, principal: Principal, idempotency_key: str | None, command: Any, decide: Decide[R],
+        result_type: type[R], retries: int,
+    ) -> R:
         scoped = f"{principal.user}\x1f{idempotency_key}" if idempotency_key else None
         digest = command_digest(command) if scoped else None
         if scoped and (earlier := await self.store.idempotent_result(scoped)) is not None:

@@ -24,6 +24,11 @@ def _token(request: web.Request) -> str | None:
     return header if not rest else None
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token the caller sent, if any (Bearer, or Concord's bare form)."""
+    return _token(request)
+
+
 def principal_of(request: web.Request) -> Principal:
     """The authenticated caller of a non-public route."""
     return request[PRINCIPAL]

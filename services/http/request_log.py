@@ -1,4 +1,4 @@
-"""Structured request logging: one JSON line per request."""
+"""Request ids and structured request logging: one JSON line per request."""
 
 from __future__ import annotations
 
@@ -7,30 +7,41 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import orjson
 from aiohttp import web
 
-from services.http.app_keys import PRINCIPAL
+from infra.logs import REQUEST_ID, JsonFormatter
+from services.http.app_keys import PRINCIPAL, REQUEST_ID_KEY
 
+__all__ = ["JsonFormatter", "request_id_middleware", "request_log_middleware", "send_request_id"]
 log = logging.getLogger("procession.requests")
+_MAX_ID = 128
 
 
-class JsonFormatter(logging.Formatter):
-    """Log records as JSON objects, with any `extra` fields kept."""
+def _accepted(value: str | None) -> str | None:
+    """A caller's X-Request-Id, if it is short printable ASCII without spaces (it goes into logs)."""
+    if value and len(value) <= _MAX_ID and value.isascii() and value.isprintable() and " " not in value:
+        return value
+    return None
 
-    _SKIP = set(vars(logging.makeLogRecord({})))
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in self._SKIP})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+@web.middleware
+async def request_id_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Take the caller's X-Request-Id (or make one), log under it, and send it back."""
+    request_id = _accepted(request.headers.get("X-Request-Id")) or uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id
+    token = REQUEST_ID.set(request_id)
+    try:
+        return await handler(request)
+    finally:
+        REQUEST_ID.reset(token)
+
+
+async def send_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, streamed or not, error or not, carries the request's id."""
+    if (request_id := request.get(REQUEST_ID_KEY)) is not None:
+        response.headers["X-Request-Id"] = request_id
 
 
 @web.middleware
@@ -39,12 +50,10 @@ async def request_log_middleware(
 ) -> web.StreamResponse:
     """Log method, path, status, duration and caller of every request."""
     started = time.perf_counter()
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     status = 500
     try:
         response = await handler(request)
         status = response.status
-        response.headers["X-Request-Id"] = request_id
         return response
     except web.HTTPException as e:
         status = e.status
@@ -57,6 +66,6 @@ async def request_log_middleware(
                 extra={
                     "method": request.method, "path": request.path, "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user": principal.user if principal else None, "request_id": request_id,
+                    "user": principal.user if principal else None,
                 },
             )

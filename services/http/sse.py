@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from infra.aio import wait_event
+from infra.aio import wait_any
+from services.http.app_keys import STOPPING
 from services.http.params import MAX_VERSION, integer
 
 KEEPALIVE_SECONDS = 15.0
+SHUTDOWN_EVENT = b'event: shutdown\ndata: {"reason":"service shutdown"}\n\n'
 Item = tuple[int, str, bytes]
 """(id, event name, data): one SSE message."""
 
@@ -28,17 +30,21 @@ async def stream(
 ) -> web.StreamResponse:
     """Send every item after `after`, then each new one as it is appended, until the client leaves.
 
-    `append_signal()` gives an event set at the next append; it is taken before each read.
+    `append_signal()` gives an event set at the next append; it is taken before each read. When the
+    service shuts down the stream ends with a `shutdown` event (no id, so a client resuming elsewhere
+    with Last-Event-ID continues after the last real item).
     """
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
+    stopping = request.app[STOPPING]
     with contextlib.suppress(ConnectionResetError):
-        while True:
+        while not stopping.is_set():
             signal = append_signal()  # taken before reading, so no append slips between
             items = await fetch(after)
             for ident, name, data in items:
                 await response.write(b"id: %d\nevent: %s\ndata: %s\n\n" % (ident, name.encode(), data))
                 after = ident
-            if not items and not await wait_event(signal, KEEPALIVE_SECONDS):
+            if not items and not await wait_any([signal, stopping], KEEPALIVE_SECONDS):
                 await response.write(b": keep-alive\n\n")
+        await response.write(SHUTDOWN_EVENT)
     return response

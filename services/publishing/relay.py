@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import orjson
 
-from infra import tracking
+from infra import metrics, tracking
 from infra.aio import background, wait_event
 from infra.event_store import EventStore, RecordedEvent
 from infra.kafka_broker import EmbeddedBroker
@@ -53,6 +54,9 @@ class KafkaRelay:
         self.request_timeout_ms = request_timeout_ms
         self.published_to = 0
         self.failures = 0  # consecutive failed attempts; 0 while the broker answers
+        self.failing_since: float | None = None  # monotonic time of the first failure in a row
+        self.last_error: str | None = None
+        self.task: asyncio.Task[None] | None = None  # set while it runs in the background
         self._wake = asyncio.Event()
         store.follow(lambda _position: self._wake.set())
 
@@ -104,9 +108,13 @@ class KafkaRelay:
                         publisher = self.publisher()
                         await publisher.start()
                     count = await self.publish_next(publisher)
-                    self.failures = 0
+                    self.failures, self.failing_since = 0, None
+                    metrics.relay_succeeded()
                 except Exception as error:  # noqa: BLE001 - the relay must outlive any outage
                     self.failures += 1
+                    self.failing_since = self.failing_since or time.monotonic()
+                    self.last_error = repr(error)
+                    metrics.relay_failed()
                     log.warning("relay paused: %r (attempt %d)", error, self.failures)
                     if publisher is not None:
                         await publisher.close()
@@ -120,6 +128,10 @@ class KafkaRelay:
                 await publisher.close()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.lease.release())
+
+    def failing_for(self) -> float:
+        """Seconds the relay has been failing without a success in between (0 when it is not)."""
+        return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
 
     async def _sleep(self, seconds: float) -> None:
         await wait_event(self._wake, seconds)
@@ -144,7 +156,7 @@ async def running_relay(store: EventStore, settings: Settings) -> AsyncIterator[
     relay = KafkaRelay(store, bootstrap=bootstrap, prefix=settings.kafka_topic_prefix,
                        source=settings.kafka_source, idempotent=idempotent)
     try:
-        async with background(relay.run(), "kafka-relay"):
+        async with background(relay.run(), "kafka-relay") as relay.task:
             yield relay
     finally:
         if broker is not None:

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from events.cron import CronError, parse_cron
+
 _CRON_DEFINITIONS = """
 SELECT d.definition_id, d.key, d.configuration->>'cron' AS cron, v.created_at, s.last_fire
 FROM definition_view d
@@ -16,6 +18,24 @@ LEFT JOIN cron_state s ON s.definition_id = d.definition_id
 WHERE d.configuration ? 'cron' AND jsonb_typeof(d.configuration->'cron') = 'string'
   AND coalesce(d.configuration->>'enabled', 'true') <> 'false'
 """
+_ALL_SCHEDULES = """
+SELECT d.key, d.configuration->>'cron' AS cron, coalesce(d.configuration->>'enabled', 'true') <> 'false' AS enabled,
+       s.last_fire
+FROM definition_view d LEFT JOIN cron_state s ON s.definition_id = d.definition_id
+WHERE d.configuration ? 'cron' AND jsonb_typeof(d.configuration->'cron') = 'string'
+ORDER BY d.key
+"""
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """One definition's schedule as an operator sees it: paused or not, last and next fire."""
+
+    key: str
+    cron: str
+    enabled: bool
+    last_fire: datetime | None
+    next_fire: datetime | None
 
 
 @dataclass(frozen=True)
@@ -59,3 +79,14 @@ class ScheduleViews:
             " ON CONFLICT (definition_id) DO UPDATE SET last_fire = greatest(cron_state.last_fire, excluded.last_fire)",
             definition_id, fire,
         )
+
+    async def listing(self, now: datetime) -> list[ScheduleState]:
+        """Every cron schedule, paused ones too; a paused (or unreadable) one has no next fire time."""
+        schedules = []
+        for row in await self.pool.fetch(_ALL_SCHEDULES):
+            try:
+                upcoming = parse_cron(row["cron"]).next_after(now) if row["enabled"] else None
+            except CronError:
+                upcoming = None
+            schedules.append(ScheduleState(row["key"], row["cron"], row["enabled"], row["last_fire"], upcoming))
+        return schedules

@@ -23,6 +23,7 @@ from typing import Any
 
 from events.cron import CronError, parse_cron
 from events.errors import DomainError
+from infra import metrics
 from infra.aio import background, wait_event
 from infra.leases import Lease
 from services.common.principals import SYSTEM
@@ -46,6 +47,7 @@ class Scheduler:
         self.lease = Lease(runtime.pool, NAME, ttl_seconds=lease_seconds)
         self.clock = clock
         self._wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None  # set while it runs in the background
         runtime.store.follow(lambda _position: self._wake.set())
 
     async def run(self) -> None:
@@ -75,8 +77,10 @@ class Scheduler:
             try:
                 await self.runtime.instances.start(SYSTEM, StartInstance(str(instance_id)), f"scheduled:{instance_id}")
                 started += 1
+                metrics.scheduler_fired("scheduled")
             except DomainError as e:  # stopped or deleted meanwhile, or started by another scheduler
                 log.info("scheduled start of %s skipped: %s", instance_id, e)
+                metrics.scheduler_missed("scheduled")
         return started
 
     async def fire_cron(self, now: datetime) -> int:
@@ -84,11 +88,12 @@ class Scheduler:
         fired = 0
         for schedule in await self.views.cron_schedules():
             try:
-                due = latest_fire(schedule.cron, schedule.since, now)
+                due, passed = _walk(schedule.cron, schedule.since, now)
             except CronError:
                 continue  # the definition service refuses these; an old one may linger
             if due is None:
                 continue
+            metrics.scheduler_missed("cron", passed - 1)  # collapsed into the one run for `due`
             await self._fire(schedule.key, due)
             await self.views.record_fire(schedule.definition_id, due)
             fired += 1
@@ -98,21 +103,28 @@ class Scheduler:
         stamp = iso_z(due)
         try:
             await self.runtime.scripts.start(SYSTEM, StartProcess(definition=key, attributes={"cronFire": stamp}), f"cron:{key}:{stamp}")
+            metrics.scheduler_fired("cron")
         except DomainError as e:  # disabled meanwhile, or defaults that do not fit the script
             log.warning("cron run of %s at %s not started: %s", key, stamp, e)
+            metrics.scheduler_missed("cron")
 
 
 def latest_fire(expression: str, since: datetime, now: datetime) -> datetime | None:
     """The latest fire time in (since, now], or None."""
+    return _walk(expression, since, now)[0]
+
+
+def _walk(expression: str, since: datetime, now: datetime) -> tuple[datetime | None, int]:
+    """The latest fire time in (since, now] and how many fire times passed (counted up to a cap)."""
     schedule = parse_cron(expression)
     latest, t = None, schedule.next_after(since)
-    for _ in range(_MAX_CATCH_UP):
+    for passed in range(_MAX_CATCH_UP):
         if t is None or t > now:
-            return latest
+            return latest, passed
         latest, t = t, schedule.next_after(t)
     # Very many missed fires (a per-second schedule down for a day): look only at the last hour.
     recent = latest_fire(expression, max(latest or since, now - timedelta(hours=1)), now) if latest else None
-    return recent or latest
+    return recent or latest, _MAX_CATCH_UP
 
 
 @contextlib.asynccontextmanager
@@ -120,5 +132,5 @@ async def running_scheduler(runtime: Any) -> AsyncIterator[Scheduler]:
     """Run the scheduler in the background while the block runs."""
     settings = runtime.settings
     scheduler = Scheduler(runtime, poll_seconds=settings.scheduler_poll_seconds, lease_seconds=settings.script_lease_seconds)
-    async with background(scheduler.run(), "scheduler"):
+    async with background(scheduler.run(), "scheduler") as scheduler.task:
         yield scheduler

@@ -23,6 +23,7 @@ class ProcessFilter:
     initiator: str | None = None
     script: str | None = None
     statuses: tuple[str, ...] | None = None
+    since: datetime | None = None  # created at or after
     # Each entry: the canonical keys a parameter name may mean, and the value wanted.
     parameters: list[tuple[set[str], str]] = field(default_factory=list)
 
@@ -79,6 +80,8 @@ class ProcessViews:
             clauses.append(f"initiator = {arg(where.initiator)}")
         if where.script is not None:
             clauses.append(f"coalesce(script, definition_key) = {arg(where.script)}")
+        if where.since is not None:
+            clauses.append(f"created_at >= {arg(where.since)}")
         if where.statuses is not None:
             clauses.append(f"status = ANY({arg(list(where.statuses))}::text[])")
         for keys, value in where.parameters:

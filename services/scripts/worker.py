@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from events.errors import DomainError
+from infra import metrics
 from infra.aio import background, wait_event
 from infra.run_claims import Claim, RunClaims
 from services.scripts.runner import LocalRuns, RunControl, ScriptRunner, TaskStopped
@@ -28,7 +30,7 @@ from services.instances.task_port import TaskFailed
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 LOST = "the worker running this script was lost (its lease expired); the run was not repeated"
-SHUTDOWN = "the service stopped while the script ran"
+SHUTDOWN = "service shutdown"
 
 
 class ScriptWorker:
@@ -43,6 +45,7 @@ class ScriptWorker:
         self._wake = asyncio.Event()
         self._seen = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.draining = False  # set at shutdown: running scripts may end, no new one starts
         runtime.store.follow(self._on_append)
 
     def _on_append(self, position: int) -> None:
@@ -64,9 +67,22 @@ class ScriptWorker:
         finally:
             await self.shutdown()
 
+    async def drain(self, grace_seconds: float) -> None:
+        """Claim nothing more; give the running scripts `grace_seconds` to end, then stop them.
+
+        Stopped runs fail with the reason "service shutdown"; their claims are finished at
+        once, so no other worker waits for a lease to run out.
+        """
+        self.draining = True
+        if self._tasks:
+            log.info("waiting up to %gs for %d running script(s)", grace_seconds, len(self._tasks))
+            await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        await self.shutdown()
+
     async def step(self) -> None:
         """Start what can be started; stop what was asked to stop."""
-        while len(self._tasks) < self.concurrency and (claim := await self.claims.next()) is not None:
+        while (not self.draining and len(self._tasks) < self.concurrency
+               and (claim := await self.claims.next()) is not None):
             task = asyncio.create_task(self._execute(claim), name=f"script-{claim.instance_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -116,6 +132,11 @@ class ScriptWorker:
     async def _run(self, claim: Claim, control: RunControl) -> None:
         instances, iid = self.runtime.instances, str(claim.instance_id)
         instance = await instances.get(iid)
+        started = time.monotonic()
+
+        def ended(status: str) -> None:
+            metrics.script_finished(claim.script, status, time.monotonic() - started)
+
         try:
             result = await self.runner.run(
                 iid, claim.script, claim.parameters, element_id=claim.element_id,
@@ -123,13 +144,18 @@ class ScriptWorker:
             )
         except TaskStopped as stopped:
             if str(stopped) == "requested":
+                ended("stopped")
                 await instances.stop(SYSTEM, StopInstance(iid, "stopped on request"))
             elif str(stopped) == "shutdown":
+                ended("failed")
+                log.warning("script run %s of %s stopped: %s", claim.key, claim.script, SHUTDOWN)
                 await instances.fail_task(SYSTEM, FailTask(iid, claim.element_id, SHUTDOWN))
             return  # "lost": the worker that took the claim over reports the run
         except TaskFailed as failed:
+            ended("failed")
             await instances.fail_task(SYSTEM, FailTask(iid, claim.element_id, str(failed)))
             return
+        ended("completed")
         await instances.complete_task(SYSTEM, CompleteTask(iid, claim.element_id, result))
 
 

@@ -1,0 +1,1 @@
+"""The operator's commands of the `procession` CLI: definitions, instances, schedules, db."""

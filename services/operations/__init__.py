@@ -1,0 +1,1 @@
+"""Operating the service: readiness, metrics, and the life of a serving process."""

@@ -1,0 +1,70 @@
+"""The life of a serving process: its background workers, and a graceful shutdown.
+
+On SIGTERM/SIGINT aiohttp stops accepting connections and then calls `begin_shutdown`:
+server-sent event streams end with a final `shutdown` event; the scheduler and the Kafka
+relay stop at once and give their leases back (another process takes over without waiting
+for them to expire); the script worker claims nothing more and its running scripts get the
+grace period to end, after which they are stopped and their runs fail with "service
+shutdown". Meanwhile aiohttp lets in-flight requests finish (for the same grace period).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from infra import metrics
+from services.http.app_keys import RUNTIME, STOPPING, WORKERS
+from services.operations.readiness import RelayWatch
+from services.publishing.relay import KafkaRelay
+from services.scheduling.scheduler import Scheduler
+from services.scripts.worker import ScriptWorker
+
+log = logging.getLogger(__name__)
+SAMPLE_SECONDS = 5.0
+
+
+@dataclass
+class Workers:
+    """This process's background workers (None where not running) and its draining scripts."""
+
+    relay: KafkaRelay | None = None
+    scheduler: Scheduler | None = None
+    script_worker: ScriptWorker | None = None
+    draining: asyncio.Task[None] | None = None
+    relay_watch: RelayWatch = field(default_factory=RelayWatch)
+
+
+async def begin_shutdown(app: web.Application) -> None:
+    """aiohttp's on_shutdown: end the streams, give the leases back, let the scripts drain."""
+    app[STOPPING].set()
+    workers = app.get(WORKERS)
+    if workers is None:
+        return
+    grace = app[RUNTIME].settings.shutdown_grace_seconds
+    log.info("shutting down: in-flight requests and running scripts get %gs", grace)
+    for task in (w.task for w in (workers.scheduler, workers.relay) if w is not None):
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+    if workers.script_worker is not None:
+        workers.draining = asyncio.create_task(workers.script_worker.drain(grace), name="script-drain")
+
+
+async def finish_draining(workers: Workers) -> None:
+    """Wait for the scripts' drain begun at shutdown (it ends within the grace period)."""
+    if workers.draining is not None:
+        with contextlib.suppress(Exception):
+            await workers.draining
+
+
+async def sample_forever(app: web.Application) -> None:
+    """Record pool use, memory and open files now and then (other processes' scrapes read them)."""
+    pool = app[RUNTIME].pool
+    while True:
+        metrics.sample_process(pool.get_size(), pool.get_idle_size())
+        await asyncio.sleep(SAMPLE_SECONDS)
