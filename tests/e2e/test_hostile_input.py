@@ -6,18 +6,18 @@ changes nothing stored; a valid BPMN model is still accepted.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import orjson
 import pytest
 
 from tests.factories import a_configuration
+from tests.fixtures import bpmn_text
 
 BASE = "/api/process/v1"
 JSON = {"Content-Type": "application/json"}
 WORKFLOW_CAP = 64 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-VALID_BPMN = (Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn/Core.Tests__simple-linear.bpmn").read_text()
+VALID_BPMN = bpmn_text("linear-data-then-confirmation.bpmn")
 
 
 @pytest.fixture
