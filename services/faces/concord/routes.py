@@ -1,11 +1,11 @@
-"""The Concord face (seed 000): start from a ZIP, a form or an entry point; status, kill, wait, log.
+"""The Concord face: start from a ZIP, a form or an entry point; status, kill, wait, log.
 
 This module is the face's route table; the handlers are in `concord_start.py` (the starts,
 whose two upload routes are Hackney's: the app hands them over), `concord_upload.py` (reading an
 upload) and `concord_process.py` (one process's reads).
 
-Choices where the document is thin or wrong (see shared/design/seed-semantics.md, section A,
-and `concord_payload.py` for what an upload runs):
+Choices where the document is thin or wrong (see docs/faces.md, Concord, and
+`concord_payload.py` for what an upload runs):
 - Starting: `POST /api/v1/process` with `application/octet-stream`, `application/zip` or
   `multipart/form-data` is this face (Hackney's route hands it over through `UPLOAD_START`);
   `POST /api/v1/process/{entryPoint}` with a colon in the entry point is this face too
