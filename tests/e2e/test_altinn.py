@@ -6,6 +6,7 @@ import asyncio
 
 from services.instances.commands import UpdateInstance
 from tests.fixtures import bpmn_text
+from tests.problems import problem
 
 PARTY = "347829"
 # A data task that needs a form field, a gateway with a default, a confirmation task, an end.
@@ -44,12 +45,6 @@ async def an_instance(api, key: str = "mva") -> str:
     r = await api.user("POST", f"/apps/{key}/api/v1/instances", params={"instanceOwnerPartyId": PARTY})
     assert r.status == 201, await r.text()
     return f"/apps/{key}/api/v1/instances/{PARTY}/{(await r.json())['id'].split('/')[1]}"
-
-
-async def problem(response, status: int) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    return await response.json()
 
 
 async def submit(api, path: str, form: dict) -> None:

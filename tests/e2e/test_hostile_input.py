@@ -12,6 +12,7 @@ import pytest
 
 from tests.factories import a_configuration
 from tests.fixtures import bpmn_text
+from tests.problems import problem
 
 BASE = "/api/process/v1"
 JSON = {"Content-Type": "application/json"}
@@ -57,15 +58,6 @@ PARALLEL = bpmn(
 OVERSIZED = VALID_BPMN.replace("</bpmn:definitions>", f"<!-- {'x' * WORKFLOW_CAP} --></bpmn:definitions>")
 
 
-async def problem(response, *statuses: int) -> dict:
-    text = await response.text()
-    assert response.status in statuses, text
-    assert response.content_type == "application/problem+json"
-    body = await response.json(content_type=None)
-    assert body["status"] == response.status and body["title"] and body["detail"]
-    return body
-
-
 async def stored(api) -> tuple[int, int]:
     """What a refused command must not change: the event log and the read model."""
     pool = api.runtime.pool
@@ -73,7 +65,6 @@ async def stored(api) -> tuple[int, int]:
         await pool.fetchval("SELECT count(*) FROM procession_events"),
         await pool.fetchval("SELECT count(*) FROM definition_view"),
     )
-
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from uuid import uuid4
 
@@ -14,6 +14,7 @@ import pytest
 
 from infra.event_store import Appended, EventStore, VersionConflict
 from tests.factories import a_claim, a_configuration, a_definition, fold, state
+from tests.polling import until
 
 ZERO_HASH = bytes(32)
 
@@ -63,14 +64,13 @@ async def writes_held(pool: asyncpg.Pool, store: EventStore) -> AsyncIterator[No
             await conn.execute("LOCK TABLE procession_events IN EXCLUSIVE MODE")
             first = asyncio.create_task(store.append(creation("held-open")))
 
-            async def writer_waits() -> None:
-                while not await conn.fetchval(
+            def writer_waits() -> Awaitable[bool]:
+                return conn.fetchval(
                     "SELECT count(*) > 0 FROM pg_locks"
                     " WHERE relation = 'procession_events'::regclass AND NOT granted"
-                ):
-                    await asyncio.sleep(0.01)
+                )
 
-            await asyncio.wait_for(writer_waits(), 10)
+            await until(writer_waits, within=10, every=0.01)
             yield
         await first
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from services.instances.commands import CreateInstance
 from services.definitions.commands import SaveDefinition
 from services.scripts.commands import StartProcess
 from services.scripts.commands import StopProcess
+from tests.polling import process_gone, until
 
 BOB = Principal("bob", "user")
 COUNT_SCRIPT = """
@@ -206,17 +205,9 @@ async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_setti
 
 
 async def first_pid(rt: Runtime, instance_id: str) -> int:
-    async with asyncio.timeout(30):
-        while not (lines := await rt.output.output_lines(instance_id)):
-            await asyncio.sleep(0.05)
+    lines = await until(lambda: rt.output.output_lines(instance_id), within=30)
     return int(lines[0]["line"].split()[1])
 
 
 async def gone(pid: int) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            await asyncio.sleep(0.05)
+    await until(lambda: process_gone(pid), within=30)
