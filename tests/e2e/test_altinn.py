@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from services.instances.commands import UpdateInstance
+from tests.factories import BOB
 from tests.fixtures import bpmn_text
 from tests.problems import problem
 
@@ -49,12 +50,7 @@ async def an_instance(api, key: str = "mva") -> str:
 
 async def submit(api, path: str, form: dict) -> None:
     guid = path.rsplit("/", 1)[1]
-    await api.runtime.instances.update(_bob(), UpdateInstance(guid, form_data=form))
-
-
-def _bob():
-    from infra.tokens import Principal
-    return Principal("bob", "user")
+    await api.runtime.instances.update(BOB, UpdateInstance(guid, form_data=form))
 
 
 async def test_the_model_is_served_at_both_paths_as_xml(api):

@@ -13,16 +13,10 @@ import asyncpg
 import pytest
 
 from infra.event_store import Appended, EventStore, VersionConflict
-from tests.factories import a_claim, a_configuration, a_definition, fold, state
+from tests.factories import a_configuration, a_definition, creation, fold, state
 from tests.polling import until
 
 ZERO_HASH = bytes(32)
-
-
-def creation(key: str, **kw: Any) -> list[Any]:
-    """The events of one command creating a definition and claiming its key."""
-    definition = a_definition(key, **kw)
-    return [*definition.collect_events(), *a_claim(definition).collect_events()]
 
 
 async def stored_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:

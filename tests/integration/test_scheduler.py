@@ -11,16 +11,14 @@ import pytest
 
 from events.instance_state import InstanceStatus
 from infra.settings import Settings
-from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
 from services.scheduling.scheduler import Scheduler, latest_fire, running_scheduler
 from services.scripts.worker import running_script_worker
 from services.definitions.commands import SaveDefinition
 from services.scripts.commands import StartProcess
 from services.scripts.commands import StopProcess
+from tests.factories import ALICE
 from tests.polling import until
-
-ALICE = Principal("alice", "admin")
 
 
 def nightly(**overrides: object) -> dict[str, object]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from events.instance_state import InstanceStatus
 from events.configuration import check_configuration
 from events.state_machine import compile_state_machine
 from events.workflow import compile_workflow
+from tests.factories import an_instance
 from tests.fixtures import REFUSED, bpmn_corpus, bpmn_text
 
 EXAMPLE = {
@@ -43,12 +43,6 @@ BRANCHING = {
 
 # The form data the fixtures' gateways and required fields read: no second signer wanted.
 A_DECLARATION = {"declaration": {"secondSignerRequired": False}}
-
-
-def an_instance(**overrides: Any) -> ProcessInstance:
-    fields = dict(definition_id="d", definition_key="k", definition_version=1, initiator="alice", owner="1",
-                  target_id=None, parameters={}, form_data={}, documents=[], assignment={}, attributes={})
-    return ProcessInstance(**{**fields, **overrides})
 
 
 def fixture_graph(name: str):
