@@ -11,7 +11,9 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from services.faces.dspace.render import STATUS, WORDS, files, iso, page, parameters, process, script
-from services.scripts.registry import ScriptDescriptor, ScriptParameter, ScriptRegistry
+from services.scripts.descriptor import ScriptDescriptor, ScriptParameter
+from services.scripts.queries import ProcessSummary
+from services.scripts.registry import ScriptRegistry
 
 ECHO = ScriptDescriptor(
     name="echo", description="prints", command=("echo",),
@@ -27,11 +29,13 @@ PID = UUID("6f0c2c4e-0000-4000-8000-000000000001")
 T0 = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
 
 
-def a_row(**overrides: Any) -> dict[str, Any]:
-    """A `process_view` row of a finished echo run."""
-    return {"instance_id": PID, "script": "echo", "definition_key": "adhoc.1", "status": "completed",
-            "initiator": "bob", "started_at": T0, "scheduled_for": None, "ended_at": T0, "created_at": T0,
-            "parameters": {"message": "hi", "count": 2}, **overrides}
+def a_row(**overrides: Any) -> ProcessSummary:
+    """The summary of a finished echo run."""
+    fields: dict[str, Any] = dict(
+        instance_id=PID, script="echo", definition_key="adhoc.1", status="completed", initiator="bob",
+        started_at=T0, scheduled_for=None, ended_at=T0, created_at=T0, parameters={"message": "hi", "count": 2},
+    )
+    return ProcessSummary(**{**fields, **overrides})
 
 
 def test_every_internal_status_has_a_dspace_word_and_each_word_lists_its_statuses() -> None:

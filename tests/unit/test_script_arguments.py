@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from events.errors import InvalidInput
-from services.scripts.registry import ScriptDescriptor, ScriptParameter, check_arguments
+from services.scripts.descriptor import ScriptDescriptor, ScriptParameter
+from services.scripts.registry import check_arguments
 
 
 def a_parameter(name: str, long: str | None, type_: str = "string", *, mandatory: bool = False) -> ScriptParameter:
