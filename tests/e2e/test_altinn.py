@@ -207,8 +207,8 @@ async def test_concurrent_next_calls_let_one_win_and_the_other_get_409(api):
     path = await an_instance(api, "gw")
     await api.user("POST", f"{path}/process/start")
 
-    # Both name Task2, so the loser is refused whether it lost the race or came after the winner.
-    responses = await asyncio.gather(*(api.user("PUT", f"{path}/process/next?id=Task2") for _ in range(2)))
+    # Both name Confirm, so the loser is refused whether it lost the race or came after the winner.
+    responses = await asyncio.gather(*(api.user("PUT", f"{path}/process/next?id=Confirm") for _ in range(2)))
 
     assert sorted(r.status for r in responses) == [200, 409]
     events = await (await api.user("GET", f"{path}/events")).json()

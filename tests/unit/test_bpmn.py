@@ -180,7 +180,7 @@ def test_a_process_without_end_event_is_refused() -> None:
 def test_the_seed_document_dangling_target_is_refused_naming_flow_and_ref() -> None:
     seed = """
     <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:task id="Task_1" name="Utfylling">
+    <bpmn:task id="Task_1" name="Fill in">
         <bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>
         <bpmn:extensionElements>
             <altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension>
