@@ -198,6 +198,47 @@ class InstanceDeleted(_Data):
     reason: str | None
 
 
+class InstanceFlowStarted(_Data):
+    flow: str = Field(description="The Concord flow entered")
+    profiles: list[str]
+    timeout_seconds: float | None
+    limits: dict[str, Any]
+
+
+class InstanceFlowStepStarted(_Data):
+    step_id: str = Field(description="The step's place in the project, e.g. default[2].then[0]")
+    kind: str
+    name: str | None
+    file: str
+    line: int
+
+
+class InstanceFlowStepEnded(_Data):
+    step_id: str
+    outcome: str
+
+
+class InstanceVariablesSet(_Data):
+    values: dict[str, Any] = Field(description="Variable name (dotted for nested data) to value")
+
+
+class InstanceFlowPaused(_Data):
+    wait: dict[str, Any] = Field(description="What the flow waits on: a form, an event or a task")
+    frames: list[dict[str, Any]] = Field(description="Where the flow resumes (the interpreter's stack)")
+
+
+class InstanceFormWaiting(_Data):
+    form: str
+    step_id: str
+    fields: list[dict[str, Any]]
+
+
+class InstanceFormSubmitted(_Data):
+    form: str
+    values: dict[str, Any]
+    user: str
+
+
 PUBLISHED: dict[str, type[BaseModel]] = {
     "ProcessDefinition.Registered": DefinitionRegistered,
     "ProcessDefinition.VersionCreated": DefinitionVersionCreated,
@@ -228,6 +269,13 @@ PUBLISHED: dict[str, type[BaseModel]] = {
     "ProcessInstance.Stopped": InstanceStopped,
     "ProcessInstance.Failed": InstanceFailed,
     "ProcessInstance.Deleted": InstanceDeleted,
+    "ProcessInstance.FlowStarted": InstanceFlowStarted,
+    "ProcessInstance.FlowStepStarted": InstanceFlowStepStarted,
+    "ProcessInstance.FlowStepEnded": InstanceFlowStepEnded,
+    "ProcessInstance.VariablesSet": InstanceVariablesSet,
+    "ProcessInstance.FlowPaused": InstanceFlowPaused,
+    "ProcessInstance.FormWaiting": InstanceFormWaiting,
+    "ProcessInstance.FormSubmitted": InstanceFormSubmitted,
 }
 """Every published event type (`<Aggregate>.<Event>`) and the model of its `data`."""
 

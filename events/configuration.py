@@ -12,7 +12,7 @@ from typing import Any
 from events.bpmn import WorkflowError
 from events.cron import CronError, parse_cron
 from events.errors import InvalidInput, MalformedInput
-from events.workflow import compile_workflow, is_xml
+from events.workflow import compile_workflow, is_concord, is_xml
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # Deeper values cannot be serialised into an event (orjson stops at 254 levels).
@@ -54,6 +54,11 @@ def check_configuration(configuration: dict[str, Any], *, max_workflow_bytes: in
             raise InvalidInput(f"the BPMN workflow is not supported: {e.title}", [f"workflow: {p}" for p in e.problems]) from None
     elif isinstance(workflow, str):
         check_key(workflow.removeprefix("#"), "workflow")
+    elif isinstance(workflow, dict) and is_concord(workflow):
+        try:
+            compile_workflow(configuration, max_bytes=max_workflow_bytes)
+        except WorkflowError as e:
+            raise InvalidInput(f"the Concord project is not supported: {e.title}", [f"workflow: {p}" for p in e.problems]) from None
     elif isinstance(workflow, dict):
         try:
             compile_workflow(configuration, max_bytes=max_workflow_bytes)

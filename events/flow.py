@@ -118,6 +118,8 @@ class FlowGraph:
     nodes: Mapping[str, Node]
     flows: tuple[Flow, ...]
     process_id: str | None = None
+    # A program interpreted step by step (a Concord project) that drives this graph's tasks.
+    program: object | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.nodes, FrozenMap):

@@ -12,6 +12,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from events.concord_instance import ConcordFlow, ConcordProgram, deadline_of
+from events.concord_runtime import set_path
 from events.engine import (
     FlowConflict, InvalidTrigger, Step, choose, entry_assignment, exit_problems, fire, next_steps,
     permitted_triggers, start_step,
@@ -30,8 +32,12 @@ def line_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class ProcessInstance(Aggregate):
-    """The instance aggregate; commands check, then record past-tense events."""
+class ProcessInstance(ConcordFlow, Aggregate):
+    """The instance aggregate; commands check, then record past-tense events.
+
+    A Concord project's instance runs its steps in the command path (see `ConcordFlow`); its
+    steps, variables and form waits are the Flow*/Variables*/Form* events below.
+    """
 
     class Created(Aggregate.Created):
         definition_id: str
@@ -211,6 +217,73 @@ class ProcessInstance(Aggregate):
         def apply(self, i: ProcessInstance) -> None:
             i.deleted = True
 
+    # --- Concord flows (see events/concord_instance.py) ---------------------------------------
+
+    class FlowStarted(Aggregate.Event):
+        """A Concord flow began: which flow, under which profiles, timeout and limits."""
+
+        flow: str
+        profiles: list[str]
+        timeout_seconds: float | None
+        limits: dict[str, Any]
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.concord = {"flow": self.flow, "profiles": list(self.profiles), "limits": dict(self.limits)}
+            i.deadline = deadline_of(self.timestamp, self.timeout_seconds)
+
+    class FlowStepStarted(Aggregate.Event):
+        step_id: str
+        kind: str
+        name: str | None
+        file: str
+        line: int
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.steps_run += 1
+
+    class FlowStepEnded(Aggregate.Event):
+        step_id: str
+        outcome: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            pass
+
+    class VariablesSet(Aggregate.Event):
+        """Process variables set; a dotted key sets a value inside nested data."""
+
+        values: dict[str, Any]
+
+        def apply(self, i: ProcessInstance) -> None:
+            for key, value in self.values.items():
+                set_path(i.variables, key, value)
+
+    class FlowPaused(Aggregate.Event):
+        """The flow waits (`wait`: a form, an event or a task); `frames` is where it resumes."""
+
+        wait: dict[str, Any]
+        frames: list[dict[str, Any]]
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.paused = {"wait": self.wait, "frames": self.frames}
+
+    class FormWaiting(Aggregate.Event):
+        """A form waits on a person, with each field as it is shown (value, allowed values)."""
+
+        form: str
+        step_id: str
+        fields: list[dict[str, Any]]
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.forms_waiting[self.form] = {"step": self.step_id, "fields": self.fields}
+
+    class FormSubmitted(Aggregate.Event):
+        form: str
+        values: dict[str, Any]
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.forms_waiting.pop(self.form, None)
+
     def __init__(
         self, definition_id: str, definition_key: str, definition_version: int, initiator: str,
         owner: str | None, target_id: str | None, parameters: dict[str, Any], form_data: dict[str, Any],
@@ -238,6 +311,12 @@ class ProcessInstance(Aggregate):
         self.stop_requested = False
         self.failure: str | None = None
         self.deleted = False
+        self.concord: dict[str, Any] | None = None  # set when a Concord flow starts
+        self.variables: dict[str, Any] = {}
+        self.steps_run = 0
+        self.paused: dict[str, Any] | None = None
+        self.forms_waiting: dict[str, dict[str, Any]] = {}
+        self.deadline: datetime | None = None
 
     # --- reading --------------------------------------------------------------------------
 
@@ -271,6 +350,9 @@ class ProcessInstance(Aggregate):
     def start(self, graph: FlowGraph, start_event: str | None, user: str) -> None:
         """Start the flow at a start event and move to the first task."""
         self._require_not_started()
+        if isinstance(graph.program, ConcordProgram):
+            self.start_concord(graph.program, start_event, user)
+            return
         chosen, step = start_step(graph, start_event, self.facts())
         self.trigger_event(self.Started, start_event=chosen, user=user)
         self._enter(graph, step, user)
@@ -278,6 +360,7 @@ class ProcessInstance(Aggregate):
     def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str) -> str:
         """Leave the current user task for `target` (or the only reachable element); returns it."""
         current = self._waiting_task()
+        self._not_concord(graph)
         action = action or graph.node(current).default_action
         step = choose(graph, current, self.facts(action), target)
         self._leave(graph, step, action, None, user)
@@ -287,6 +370,7 @@ class ProcessInstance(Aggregate):
         """Fire a named trigger of the current state (Hackney); returns the state entered."""
         if self.deleted or self.status is not S.WAITING or self.element is None:
             raise InvalidTrigger(f"Cannot trigger {trigger} from state {self.element or self.status}", [f"trigger: {trigger!r} is not permitted"])
+        self._not_concord(graph)
         step = fire(graph, self.element, trigger, self.facts())
         self._leave(graph, step, None, trigger, user)
         return step.target
@@ -294,6 +378,7 @@ class ProcessInstance(Aggregate):
     def complete_process(self, graph: FlowGraph, user: str) -> list[str]:
         """Move task by task towards an end; the problems where it had to stop (empty at an end)."""
         self._waiting_task()
+        self._not_concord(graph)
         for _ in range(_COMPLETE_PROCESS_LIMIT):
             if self.status is not S.WAITING:
                 return []
@@ -326,6 +411,9 @@ class ProcessInstance(Aggregate):
     def complete_automated(self, graph: FlowGraph, element_id: str, result: dict[str, Any], user: str) -> None:
         """A worker finished an automated task: record it and move the flow on."""
         self._require_pending(element_id)
+        if isinstance(graph.program, ConcordProgram):
+            self.concord_task_done(graph.program, element_id, result, None, user)
+            return
         self.trigger_event(self.AutomatedTaskCompleted, element_id=element_id, result=result)
         steps = next_steps(graph, element_id, self.facts())
         if len(steps) != 1:
@@ -334,9 +422,12 @@ class ProcessInstance(Aggregate):
         self.trigger_event(self.TaskEnded, element_id=element_id, action=None, trigger=None, user=user)
         self._enter(graph, steps[0], user)
 
-    def fail_automated(self, element_id: str, error: str) -> None:
-        """A worker could not finish an automated task: the instance fails."""
+    def fail_automated(self, element_id: str, error: str, graph: FlowGraph | None = None, user: str = "system") -> None:
+        """A worker could not finish an automated task: the instance fails (a Concord flow may handle it)."""
         self._require_pending(element_id)
+        if graph is not None and isinstance(graph.program, ConcordProgram):
+            self.concord_task_done(graph.program, element_id, None, error, user)
+            return
         self.trigger_event(self.AutomatedTaskFailed, element_id=element_id, error=error)
         self.trigger_event(self.Failed, reason=f"automated task {element_id} failed: {error}")
 
@@ -412,6 +503,11 @@ class ProcessInstance(Aggregate):
         if self.status is not S.WAITING or self.element is None:
             raise FlowConflict(f"an automated task ({self.pending_task}) is running; it moves on by itself")
         return self.element
+
+    def _not_concord(self, graph: FlowGraph) -> None:
+        if isinstance(graph.program, ConcordProgram):
+            raise FlowConflict(f"this Concord process waits on {self.element!r}: submit the form (or resume the event) "
+                               "through the Concord API")
 
     def _require_not_started(self) -> None:
         self._require_live()

@@ -60,5 +60,10 @@ class Settings(BaseSettings):
     max_blob_bytes: int = 256 * 1_048_576
     # How often the scheduler looks for due starts and cron fires (it also wakes on appends).
     scheduler_poll_seconds: float = 1.0
+    # Concord projects (issue 10): steps one process may run in all (an endless loop fails the
+    # process when it runs out), calls nested at most, items of one loop, bytes of one project.
+    concord_step_budget: int = 10_000
+    concord_max_call_depth: int = 100
+    concord_max_loop_items: int = 10_000
     # Run the script worker and the scheduler inside `serve` (off for a read-only replica).
     run_workers: bool = True

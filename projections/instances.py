@@ -110,6 +110,7 @@ PROJECTION = Projection(
         **{cls: touched for cls in (
             I.TaskEnded, I.TaskAbandoned, I.FormDataSubmitted, I.DocumentAttached, I.StopRequested,
             I.AutomatedTaskRequested, I.AutomatedTaskCompleted, I.AutomatedTaskFailed, I.OutputAppended, I.FileAttached,
+            I.FlowStarted, I.FlowStepStarted, I.FlowStepEnded, I.VariablesSet, I.FlowPaused, I.FormWaiting, I.FormSubmitted,
         )},
     },
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from events.concord_runtime import RunLimits
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.postgres import create_pool, migrate, ping, start_embedded
@@ -25,6 +26,7 @@ from services.definitions.queries import DefinitionViews
 from services.definitions.service import DefinitionService
 from services.definitions.flow_models import FlowModels
 from services.instances.queries import InstanceViews
+from services.instances.concord import ConcordForms
 from services.instances.service import InstanceService
 from services.scripts.output import ProcessOutput
 from services.scripts.queries import ProcessViews
@@ -60,6 +62,7 @@ class Runtime:
     script_runner: ScriptRunner
     local_runs: LocalRuns
     audit: AuditLog
+    concord_forms: ConcordForms
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -83,7 +86,8 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
         await (runner.start() if follow else runner.prepare())
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
         definitions = DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes)
-        models = FlowModels(store, max_workflow_bytes=settings.max_workflow_bytes)
+        models = FlowModels(store, max_workflow_bytes=settings.max_workflow_bytes, concord_limits=RunLimits(
+            settings.concord_step_budget, settings.concord_max_call_depth, settings.concord_max_loop_items))
         instances = InstanceService(store, executor, definitions, models)
         registry = ScriptRegistry.load(settings.scripts_dir)
         blobs = BlobStore(settings.data_dir / "blobs", max_bytes=settings.max_blob_bytes)
@@ -113,6 +117,7 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             ),
             local_runs=local_runs,
             audit=AuditLog(store),
+            concord_forms=ConcordForms(instances, blobs),
         )
     finally:
         await runner.stop()

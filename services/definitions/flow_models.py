@@ -12,6 +12,7 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
+from events.concord_runtime import RunLimits
 from events.definition import ProcessDefinition
 from events.errors import NotFound
 from events.flow import FlowGraph
@@ -24,9 +25,10 @@ _CACHE_SIZE = 256
 class FlowModels:
     """Configurations and compiled graphs by definition id and version number."""
 
-    def __init__(self, store: EventStore, *, max_workflow_bytes: int) -> None:
+    def __init__(self, store: EventStore, *, max_workflow_bytes: int, concord_limits: RunLimits | None = None) -> None:
         self.store = store
         self.max_workflow_bytes = max_workflow_bytes
+        self.concord_limits = concord_limits or RunLimits()
         self._graphs: OrderedDict[tuple[str, int], FlowGraph] = OrderedDict()
 
     async def configuration(self, definition_id: str, version: int) -> dict[str, Any]:
@@ -45,7 +47,7 @@ class FlowModels:
         configuration = await self.configuration(definition_id, version)
         loop = asyncio.get_running_loop()
         graph = await loop.run_in_executor(
-            None, lambda: compile_workflow(configuration, max_bytes=self.max_workflow_bytes)
+            None, lambda: compile_workflow(configuration, max_bytes=self.max_workflow_bytes, limits=self.concord_limits)
         )
         self._graphs[key] = graph
         if len(self._graphs) > _CACHE_SIZE:

@@ -11,6 +11,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+# What a Concord flow records while it runs on inside a command (until it ends, fails or waits
+# again); a command that may start or resume one names these too.
+CONCORD_RUN: tuple[str, ...] = (
+    "ProcessInstance.FlowStarted",
+    "ProcessInstance.FlowStepStarted",
+    "ProcessInstance.FlowStepEnded",
+    "ProcessInstance.VariablesSet",
+    "ProcessInstance.OutputAppended",
+    "ProcessInstance.FlowPaused",
+    "ProcessInstance.FormWaiting",
+    "ProcessInstance.TaskStarted",
+    "ProcessInstance.AutomatedTaskRequested",
+    "ProcessInstance.Ended",
+    "ProcessInstance.Failed",
+)
+
 
 @dataclass(frozen=True)
 class CreateInstance:
@@ -26,6 +42,7 @@ class CreateInstance:
         "ProcessInstance.Started",
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
+        *CONCORD_RUN,
     )
 
     key: str
@@ -51,6 +68,7 @@ class StartInstance:
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
         "ProcessInstance.Ended",
+        *CONCORD_RUN,
     )
 
     instance_id: str
@@ -121,6 +139,7 @@ class CompleteTask:
         "ProcessInstance.TaskEnded",
         "ProcessInstance.TaskStarted",
         "ProcessInstance.Ended",
+        *CONCORD_RUN,
     )
 
     instance_id: str
@@ -132,7 +151,12 @@ class CompleteTask:
 class FailTask:
     """A worker could not finish an automated task: the instance fails."""
 
-    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.AutomatedTaskFailed", "ProcessInstance.Failed")
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.AutomatedTaskFailed",
+        "ProcessInstance.Failed",
+        "ProcessInstance.TaskEnded",  # a Concord flow may handle the failure (`error:`, `retry`) and run on
+        *CONCORD_RUN,
+    )
 
     instance_id: str
     element_id: str
@@ -159,6 +183,52 @@ class DeleteInstance:
     instance_id: str
     reason: str | None = None
     if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class SubmitForm:
+    """Submit a form a Concord process waits on: accepted values (and files) are recorded and the flow runs on.
+
+    `values` are the posted field values; `files` the posted files by field name (they become
+    attachments). A submission with field errors records nothing and answers the errors.
+    """
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.FileAttached",
+        "ProcessInstance.FormSubmitted",
+        "ProcessInstance.TaskEnded",
+        *CONCORD_RUN,
+    )
+
+    instance_id: str
+    form: str
+    values: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResumeEvent:
+    """Resume a Concord process waiting in a `suspend: event` step: the flow runs on."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.TaskEnded", *CONCORD_RUN)
+
+    instance_id: str
+    event: str
+
+
+@dataclass(frozen=True)
+class FormChecked:
+    """What a form submission answers: the instance's id, version and status, and the errors by field (none: accepted)."""
+
+    id: str
+    etag: int
+    status: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the submission was accepted."""
+        return not self.errors
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ from services.instances.commands import (
 )
 from services.instances.waits import wait_for
 
+# Stop and delete are decided again this many times when a worker's write got in first.
+_RACES = 3
 START_EVENT_ATTRIBUTE = "startEvent"  # the attribute keeping a scheduled instance's start event
 
 
@@ -153,18 +155,20 @@ class InstanceService:
 
     async def fail_task(self, who: Principal, command: FailTask, idem: str | None = None) -> InstanceChanged:
         """A worker could not finish an automated task: the instance fails."""
-        return await self._change(who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error))
+        return await self._change(who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error, g, who.user))
 
     async def stop(self, who: Principal, command: StopInstance, idem: str | None = None) -> InstanceChanged:
         """Stop the instance (idempotent once it is over)."""
-        return await self._change(who, command, idem, lambda i, g: i.stop(who.user, command.reason))
+        # A running script appends output all the time: decide again rather than refuse the stop.
+        return await self._change(who, command, idem, lambda i, g: i.stop(who.user, command.reason), retries=_RACES)
 
     async def delete(self, who: Principal, command: DeleteInstance, idem: str | None = None) -> InstanceChanged:
         """Tombstone the instance."""
-        return await self._change(who, command, idem, lambda i, g: i.delete(who.user, command.reason))
+        return await self._change(who, command, idem, lambda i, g: i.delete(who.user, command.reason), retries=_RACES)
 
     async def _change(
         self, who: Principal, command: Any, idem: str | None, change: Callable[[ProcessInstance, FlowGraph], Any],
+        *, retries: int = 0,
     ) -> InstanceChanged:
         async def decide() -> Decision[InstanceChanged]:
             instance = await self.get(command.instance_id)
@@ -172,7 +176,7 @@ class InstanceService:
             outcome = change(instance, await self.graph_of(instance))
             return Decision([instance], self._answer(instance, outcome if isinstance(outcome, list) else []))
 
-        return await self.executor.run(who, idem, command, decide, InstanceChanged)
+        return await self.executor.run(who, idem, command, decide, InstanceChanged, retries=retries)
 
     @staticmethod
     def _answer(instance: ProcessInstance, problems: list[str] | None = None) -> InstanceChanged:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from services.instances.commands import CONCORD_RUN
+
 
 @dataclass(frozen=True)
 class StartProcess:
@@ -26,6 +28,7 @@ class StartProcess:
         "ProcessInstance.Started",
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
+        *CONCORD_RUN,
     )
 
     script: str | None = None

@@ -25,6 +25,13 @@ _OUTPUT, _FILE = get_topic(I.OutputAppended), get_topic(I.FileAttached)
 _CREATED, _DELETED = get_topic(I.Created), get_topic(I.Deleted)
 
 
+_LEVELS = frozenset({"INFO", "WARN", "ERROR", "DEBUG"})
+
+
+def _stream(stream: str) -> str:
+    return f"[{stream:<5}]" if stream in _LEVELS else stream
+
+
 class ProcessOutput:
     """Reads one process's console lines and files."""
 
@@ -46,9 +53,13 @@ class ProcessOutput:
         return lines
 
     async def console_log(self, instance_id: str | UUID) -> bytes:
-        """All output as text: "<ISO timestamp> <stream> <line>\\n" per line, in order."""
+        """All output as text, one line each: "<ISO timestamp> <stream> <line>", in order.
+
+        A line a Concord flow logged has a level for its stream and reads as Concord's do:
+        "<ISO timestamp> [INFO ] <line>".
+        """
         lines = await self.output_lines(instance_id)
-        return "".join(f"{x['time']} {x['stream']} {x['line']}\n" for x in lines).encode()
+        return "".join(f"{x['time']} {_stream(x['stream'])} {x['line']}\n" for x in lines).encode()
 
     async def output_files(self, instance_id: str | UUID) -> list[dict[str, Any]]:
         """The files the process wrote (or had attached): `{name, size, sha256, mediaType, kind}`, first first."""

@@ -62,10 +62,11 @@ async def test_an_archive_with_nothing_to_run_is_400(api):
     assert "nothing to run" in (await problem(r, 400))["detail"]
 
 
-async def test_a_concord_yaml_flow_is_422_naming_what_is_supported(api):
+async def test_a_concord_project_without_flows_is_400_naming_why(api):
+    # Concord projects run (tests/e2e/test_concord_projects.py); one with nothing to run is refused.
     r = await api.user("POST", BASE, data=a_zip({"concord.yml": "flows: {}"}), headers={"Content-Type": "application/zip"})
 
-    assert "flow.bpmn" in (await problem(r, 422))["detail"]
+    assert "the project has no flows" in "\n".join((await problem(r, 400))["errors"])
 
 
 async def test_an_entry_point_naming_a_configuration_beside_an_archive_model_is_400(api):

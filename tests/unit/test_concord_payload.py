@@ -131,15 +131,23 @@ def test_flow_json_is_a_state_machine_or_a_configuration_of_known_fields() -> No
         "flow.json", {"script": "echo-params", "name": "n", "input": {"m": 1}})
 
 
+def test_a_concord_project_is_its_root_file_and_the_concord_folders_files() -> None:
+    files = {"concord.yml": b"flows: {}", "concord/extra.concord.yml": b"forms: {}", "concord/notes.txt": b"x"}
+
+    assert flow_model(files) == ("concord.yml,concord/extra.concord.yml", {"workflow": {"concord": {
+        "concord.yml": "flows: {}", "concord/extra.concord.yml": "forms: {}"}}})
+
+
 @pytest.mark.parametrize(("files", "status"), [
     ({"a.bpmn": BPMN, "flow.json": b"{}"}, 400),
-    ({"concord.yml": b"flows: {}"}, 422),
-    ({".concord.yml": b"flows: {}"}, 422),
+    ({"concord.yml": b"flows: {}", "flow.bpmn": BPMN}, 400),
+    ({"concord/extra.concord.yml": b"flows: {}"}, 400),
+    ({"concord.yml": b"\xff\xfe"}, 400),
     ({"flow.bpmn": b"\xff\xfe"}, 400),
     ({"flow.json": b"[1]"}, 400),
     ({"flow.json": b'{"name": "nothing to run"}'}, 422),
 ])
-def test_models_that_are_several_yaml_undecodable_or_empty_are_refused(files: dict[str, bytes], status: int) -> None:
+def test_models_that_are_several_rootless_undecodable_or_empty_are_refused(files: dict[str, bytes], status: int) -> None:
     assert refused(flow_model, files).status == status
 
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIPPED = {".git", ".venv", ".procession", ".hypothesis", ".pytest_cache", "build", "__pycache__"}
-SUFFIXES = {".py", ".md", ".toml", ".sql", ".bpmn", ".json", ".txt", ".cfg", ".ini", ""}
+SUFFIXES = {".py", ".md", ".toml", ".sql", ".bpmn", ".json", ".txt", ".cfg", ".ini", ".yml", ".yaml", ""}
 # Paths and notes that live beside a checkout but not in it (written so this file does not match).
 OUTSIDE = re.compile(r"\.\./shared|\bshared/(?:design|fixtures|seeds)\b|seed-semantic[s]|parents\[[3-9]\]")
 CITED_DOC = re.compile(r"\bdocs/[\w./-]+\.md\b")

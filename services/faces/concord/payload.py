@@ -4,11 +4,14 @@ Decisions where the document is silent (also in the face's docstring):
 - Entry point `project:repository:flow` or `project:flow` (docs/faces.md); `project` alone is the
   definition's latest version and default start. `repository` is a tag or a version number,
   `default` (or empty) the latest; `flow` is a start event of the definition's model.
+- A Concord project (`concord.yml`, `.concord.yml` or `concord.yaml` at the root, plus
+  `concord/*.concord.yml`) is the archive's flow model like `flow.bpmn`; it runs ad hoc with the
+  `activeProfiles` of the form field or `request.json` (see `services/faces/concord/project.py`).
 - An archive may carry `request.json` (`{"arguments": {...}, "entryPoint": ..., "activeProfiles": ...}`)
   and one flow model at its root: `flow.bpmn` or any one `*.bpmn` (BPMN 2.0), or `flow.json`
   (a state machine `{"initialState", "states"}`, or a configuration `{"script"|"workflow", "name",
   "description", "input"}`). Several models are refused (400); a Concord `concord.yml` alone
-  is refused (422: YAML flows are not supported).
+  runs as a Concord project.
 - What runs: an entry point with a colon names a configuration, and an archive that also carries
   a flow model is refused as ambiguous (400). Without a colon, an entry point names the flow (start
   event) of the archive's model when there is one (the seed's `-F entryPoint=main`), else a
@@ -27,6 +30,8 @@ from typing import Any
 
 import orjson
 
+from events.concord_project import ROOT_FILES, is_project_file
+from events.workflow import CONCORD
 from services.http.problems import ProblemError
 
 REQUEST_FILE = "request.json"
@@ -54,6 +59,7 @@ class StartPlan:
     files: dict[str, bytes] = field(default_factory=dict)
     start_at: datetime | None = None
     sync: bool = False
+    profiles: list[str] = field(default_factory=list)
 
 
 def parse_entry_point(text: str) -> EntryPoint:
@@ -134,12 +140,23 @@ def request_object(raw: Any, where: str) -> dict[str, Any]:
 def flow_model(files: dict[str, bytes]) -> tuple[str, dict[str, Any]] | None:
     """The archive's flow model as (file name, ad hoc configuration), if it has one."""
     models = sorted(n for n in files if "/" not in n and (n.endswith(".bpmn") or n == "flow.json"))
+    project = [n for n in files if is_project_file(n)]
+    if project and not any(n in ROOT_FILES for n in project):
+        raise ProblemError(400, f"the archive holds {project[0]} but no concord.yml at its root")
+    if project:
+        models.append("concord.yml")
     if len(models) > 1:
         raise ProblemError(400, f"the archive holds several flow models ({', '.join(models[:5])}); keep one")
     if not models:
-        if "concord.yml" in files or ".concord.yml" in files:
-            raise ProblemError(422, "Concord YAML flows (concord.yml) are not supported; send flow.bpmn or flow.json")
         return None
+    if project:
+        texts = {}
+        for name in project:
+            try:
+                texts[name] = files[name].decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProblemError(400, f"{name} is not UTF-8 text") from None
+        return ",".join(sorted(project)), {"workflow": {CONCORD: texts}}
     name = models[0]
     if name.endswith(".bpmn"):
         try:
@@ -165,6 +182,16 @@ def request_object_like(raw: bytes, where: str) -> dict[str, Any]:
     return value
 
 
+def active_profiles(raw: Any) -> list[str]:
+    """Concord's `activeProfiles`: a list, or names separated by commas (a form field may repeat)."""
+    if raw is None or raw == "":
+        return []
+    names = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(n, str) for n in names):
+        raise ProblemError(400, "activeProfiles must be profile names")
+    return [p.strip() for n in names for p in n.split(",") if p.strip()]
+
+
 def build_plan(
     *, archive: dict[str, bytes] | None, request: dict[str, Any] | None, texts: dict[str, list[str]],
     files: dict[str, bytes], entry_point: str | None, start_at: datetime | None, sync: bool,
@@ -176,9 +203,11 @@ def build_plan(
     arguments = merge(config.get("arguments") or {}, nest(texts))
     model = flow_model(archive)
     if model is not None:
-        archive.pop(model[0])
+        for name in model[0].split(","):
+            archive.pop(name)
     entry = entry_point or config.get("entryPoint") or None
-    plan = StartPlan(arguments=arguments, files={**archive, **files}, start_at=start_at, sync=sync)
+    plan = StartPlan(arguments=arguments, files={**archive, **files}, start_at=start_at, sync=sync,
+                     profiles=active_profiles(texts.get("activeProfiles") or config.get("activeProfiles")))
     if entry and ":" in entry:
         if model is not None:
             raise ProblemError(400, f"the entry point {entry[:80]!r} names a configuration, but the archive carries "

@@ -1,16 +1,15 @@
 """The Concord face: start from a ZIP, a form or an entry point; status, kill, wait, log.
 
-This module is the face's route table; the handlers are in `concord_start.py` (the starts,
-whose two upload routes are Hackney's: the app hands them over), `concord_upload.py` (reading an
-upload) and `concord_process.py` (one process's reads).
+This module is the face's route table; the handlers are in `start.py` (the starts: the two upload
+routes are shared with Hackney and dispatched by `services/faces/dispatch.py`), `upload.py` (reading
+an upload), `process.py` (one process's reads), `project.py` and `forms.py` (Concord projects).
 
-Choices where the document is thin or wrong (see docs/faces.md, Concord, and
-`concord_payload.py` for what an upload runs):
+Choices where the document is thin or wrong (see docs/faces.md, and `payload.py` for what an
+upload runs):
 - Starting: `POST /api/v1/process` with `application/octet-stream`, `application/zip` or
-  `multipart/form-data` is this face (Hackney's route hands it over through `UPLOAD_START`);
-  `POST /api/v1/process/{entryPoint}` with a colon in the entry point is this face too
-  (Hackney's route hands it over through `ENTRY_POINT_START`; a bare name is Hackney's start,
-  which means the same). Both answer 201 with `Location`, `instanceId`, `ok` and Hackney's `id`.
+  `multipart/form-data` is this face; `POST /api/v1/process/{entryPoint}` with a colon in the
+  entry point is this face too (a bare name is Hackney's start, which means the same). Both
+  answer 201 with `Location`, `instanceId`, `ok` and Hackney's `id`.
   An upload naming a flow (start event) may carry files and `startAt` like any other.
 - `sync=true` (query, or a form part) is kept, as the document asks (real Concord removed it):
   the request waits until the process ends or waits on a person, at most `max_wait_seconds`;
@@ -31,6 +30,9 @@ Choices where the document is thin or wrong (see docs/faces.md, Concord, and
   (the query's other parameters are its arguments) and answers 303 to a plain HTML page with the
   definition's start form and the process's status. It needs a token like every route.
 - A user sees only processes they started; an admin sees all; anyone else is 403.
+- Concord projects (`concord.yml`): `project.py` refuses at start what cannot run here;
+  `forms.py` holds the form API and the `resume` route; a flow's own log lines read
+  `<ISO time> [INFO ] <text>` (`[ERROR]` for the failure), as Concord's do.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 from services.faces.concord.process import (
     get_attachment, get_log, get_process, kill_process, list_attachments, portal_page_view, wait_for_completion,
 )
+from services.faces.concord.forms import get_form, list_forms, resume_event, submit_form
 from services.faces.concord.render import BASE, PORTAL
 from services.faces.concord.start import portal_start
 from services.http.routes import Route
@@ -47,7 +50,17 @@ ONE = BASE + "/{id}"
 _ENTRY = {"type": "object", "properties": {"instanceId": {"type": "string"}, "status": {"type": "string"}}}
 _TEXT, _BYTES = {"type": "string"}, {"type": "string", "format": "binary"}
 _ONE_ERRORS = (400, 404)
+_FORM = {"type": "object", "properties": {"name": {"type": "string"}, "fields": {"type": "array"}}}
+_SUBMITTED = {"type": "object", "properties": {"ok": {"type": "boolean"}, "errors": {"type": "object"}}}
 ROUTES = [
+    Route("GET", ONE + "/form", list_forms, "The forms a process waits on (Concord)", "concord",
+          response={"type": "array"}, errors=_ONE_ERRORS),
+    Route("GET", ONE + "/form/{formName}", get_form, "A waiting form's fields and values (Concord)", "concord",
+          response=_FORM, errors=_ONE_ERRORS),
+    Route("POST", ONE + "/form/{formName}", submit_form, "Submit a form (JSON or multipart); the process runs on",
+          "concord", response=_SUBMITTED, errors=(400, 404, 409, 413, 415), query=("sync",)),
+    Route("POST", ONE + "/resume/{eventName}", resume_event, "Resume a flow waiting in a suspend step (Concord)",
+          "concord", response={"type": "object"}, errors=(400, 404, 409)),
     Route("GET", ONE, get_process, "A process's status (Concord)", "concord", response=_ENTRY, errors=_ONE_ERRORS),
     Route("DELETE", ONE, kill_process, "Forcefully stop a process; the record stays (Concord)", "concord",
           status=204, errors=_ONE_ERRORS),

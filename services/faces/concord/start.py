@@ -12,10 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from contracts.hackney import HackneyStartIn
+from events.concord_instance import PROFILES_ATTRIBUTE
 from services.definitions.adhoc import adhoc_definition
 from services.faces.concord.payload import StartPlan, parse_bool, parse_entry_point
 from services.faces.concord.process import late, wait_limit
 from services.faces.concord.render import BASE, PORTAL, entry
+from services.faces.concord.project import check_project
 from services.faces.concord.upload import plan_upload
 from services.http.body import read_model
 from services.http.context import request_context
@@ -28,9 +30,11 @@ from services.scripts.commands import StartProcess
 
 async def start_upload(request: web.Request) -> web.Response:
     """`POST /api/v1/process` with a ZIP or a form (dispatched here by `services/faces/dispatch.py`)."""
+    ctx = request_context(request)
     plan = await plan_upload(request)
+    await check_project(ctx, plan)
     result = await _run_plan(request, plan)
-    instance = await request_context(request).runtime.instances.get(result.id)
+    instance = await ctx.runtime.instances.get(result.id)
     return await _started(request, result.id, instance.definition_key, plan.sync, result.etag)
 
 
@@ -70,6 +74,7 @@ async def _run_plan(request: web.Request, plan: StartPlan) -> InstanceChanged:
     command = StartProcess(
         definition=key, selector=selector, arguments=plan.arguments, files=plan.files,
         start_at=plan.start_at, start_event=plan.flow or (plan.entry.flow if plan.entry else None),
+        attributes={PROFILES_ATTRIBUTE: plan.profiles} if plan.profiles else {},
     )
     return await ctx.runtime.scripts.start(ctx.principal, command, ctx.idempotency_key)
 

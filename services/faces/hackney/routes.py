@@ -18,8 +18,8 @@ Choices where the document is thin or wrong (see docs/faces.md, Hackney):
 
 Route sharing (docs/faces.md): the two start routes are shared with Concord and told apart in
 `services/faces/dispatch.py`; this face answers their JSON requests. The
-`{id}` segment of the two-segment routes refuses Concord's literal `log`, `attachment` and
-`waitForCompletion` (a regex), so registration order does not matter; Concord's one-segment
+`{id}` segment of the two-segment routes refuses Concord's literal `log`, `attachment`,
+`waitForCompletion`, `form` and `resume` (a regex), so registration order does not matter; Concord's one-segment
 `GET /api/v1/process/{id}` is not registered here.
 """
 
@@ -44,7 +44,7 @@ from services.http.routes import Route
 from services.instances.commands import CreateInstance, UpdateInstance
 
 BASE = "/api/v1/process"
-_ID = "{id:(?!(?:log|attachment|waitForCompletion)(?:/|$))[^/]+}"
+_ID = "{id:(?!(?:log|attachment|waitForCompletion|form|resume)(?:/|$))[^/]+}"
 _PAGE_SIZE = 10
 _MAX_PAGE_SIZE = 100
 
