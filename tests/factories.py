@@ -1,4 +1,5 @@
-"""Test data: configurations, definitions with a history, and their key claims.
+"""Test data: principals, configurations, definitions with a history, their key claims, and
+process instances.
 
 Factories return aggregates with their events still pending, so a test can either look at
 the aggregate or collect the events and append them.
@@ -9,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from events.definition import ProcessDefinition
+from events.instance import ProcessInstance
 from events.process_key import ProcessKey
 from infra.tokens import Principal
 
-ADMIN = Principal("alice", "admin")
+ALICE = Principal("alice", "admin")
+BOB = Principal("bob", "user")
 
 
 def a_configuration(n: int = 1, **overrides: Any) -> dict[str, Any]:
@@ -44,6 +47,21 @@ def a_claim(definition: ProcessDefinition) -> ProcessKey:
     claim = ProcessKey(key=definition.key)
     claim.claim(definition.id)
     return claim
+
+
+def creation(key: str, **kw: Any) -> list[Any]:
+    """The events of one command creating a definition and claiming its key."""
+    definition = a_definition(key, **kw)
+    return [*definition.collect_events(), *a_claim(definition).collect_events()]
+
+
+def an_instance(**overrides: Any) -> ProcessInstance:
+    """A new, not yet started instance of definition `k` version 1, started by alice."""
+    fields: dict[str, Any] = dict(
+        definition_id="d", definition_key="k", definition_version=1, initiator="alice", owner="1",
+        target_id=None, parameters={}, form_data={}, documents=[], assignment={}, attributes={},
+    )
+    return ProcessInstance(**{**fields, **overrides})
 
 
 def state(definition: ProcessDefinition) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from services.instances.commands import UpdateInstance
+from tests.factories import BOB
+from tests.fixtures import bpmn_text
+from tests.problems import problem
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn"
 PARTY = "347829"
 # A data task that needs a form field, a gateway with a default, a confirmation task, an end.
 MODEL = """<?xml version="1.0" encoding="UTF-8"?>
@@ -47,20 +48,9 @@ async def an_instance(api, key: str = "mva") -> str:
     return f"/apps/{key}/api/v1/instances/{PARTY}/{(await r.json())['id'].split('/')[1]}"
 
 
-async def problem(response, status: int) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    return await response.json()
-
-
 async def submit(api, path: str, form: dict) -> None:
     guid = path.rsplit("/", 1)[1]
-    await api.runtime.instances.update(_bob(), UpdateInstance(guid, form_data=form))
-
-
-def _bob():
-    from infra.tokens import Principal
-    return Principal("bob", "user")
+    await api.runtime.instances.update(BOB, UpdateInstance(guid, form_data=form))
 
 
 async def test_the_model_is_served_at_both_paths_as_xml(api):
@@ -139,25 +129,25 @@ async def test_next_with_an_id_checks_the_element(api):
 
 
 async def test_several_reachable_elements_and_none_chosen_is_409_and_a_choice_moves(api):
-    await an_app(api, "gw", (FIXTURES / "Core.Tests__simple-gateway.bpmn").read_text())
+    await an_app(api, "gw", bpmn_text("gateway-caller-chooses.bpmn"))
     path = await an_instance(api, "gw")
     await api.user("POST", f"{path}/process/start")
 
     await problem(await api.user("PUT", f"{path}/process/next"), 409)
-    r = await api.user("PUT", f"{path}/process/next", params={"id": "Task2"})
+    r = await api.user("PUT", f"{path}/process/next", params={"id": "Review"})
 
-    assert (await r.json())["currentTask"]["elementId"] == "Task2"
+    assert (await r.json())["currentTask"]["elementId"] == "Review"
 
 
 async def test_a_body_action_chooses_the_gateway_branch(api):
-    await an_app(api, "sign", (FIXTURES / "Core.Tests__with-double-sign.bpmn").read_text(encoding="utf-8-sig"))
+    await an_app(api, "sign", bpmn_text("double-signing.bpmn"))
     path = await an_instance(api, "sign")
     await api.user("POST", f"{path}/process/start")
     await api.user("PUT", f"{path}/process/next")
 
     r = await api.user("PUT", f"{path}/process/next", json={"action": "reject"})
 
-    assert (await r.json())["currentTask"]["elementId"] == "Task_Form"
+    assert (await r.json())["currentTask"]["elementId"] == "Declaration"
 
 
 async def test_complete_process_stops_at_a_task_that_cannot_be_left_then_finishes(api):
@@ -213,17 +203,17 @@ async def test_the_wrong_party_or_app_is_404_and_a_missing_party_is_400(api):
 
 
 async def test_concurrent_next_calls_let_one_win_and_the_other_get_409(api):
-    await an_app(api, "gw", (FIXTURES / "Core.Tests__simple-linear.bpmn").read_text())
+    await an_app(api, "gw", bpmn_text("linear-data-then-confirmation.bpmn"))
     path = await an_instance(api, "gw")
     await api.user("POST", f"{path}/process/start")
 
-    # Both name Task2, so the loser is refused whether it lost the race or came after the winner.
-    responses = await asyncio.gather(*(api.user("PUT", f"{path}/process/next?id=Task2") for _ in range(2)))
+    # Both name Confirm, so the loser is refused whether it lost the race or came after the winner.
+    responses = await asyncio.gather(*(api.user("PUT", f"{path}/process/next?id=Confirm") for _ in range(2)))
 
     assert sorted(r.status for r in responses) == [200, 409]
     events = await (await api.user("GET", f"{path}/events")).json()
     assert [e["processInfo"].get("currentTask", {}) and e["processInfo"]["currentTask"]["elementId"]
-            for e in events if e["eventType"] == "process:StartTask"] == ["Task1", "Task2"]
+            for e in events if e["eventType"] == "process:StartTask"] == ["FillIn", "Confirm"]
 
 
 async def test_a_hackney_process_reads_through_altinn_and_an_altinn_instance_through_hackney(api):

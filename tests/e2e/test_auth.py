@@ -6,18 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import a_configuration
+from tests.problems import problem
 
 BASE = "/api/process/v1"
-
-
-async def problem(response, status: int) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    body = await response.json(content_type=None)
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
-
-
 
 
 async def test_a_request_without_a_token_is_a_401_problem_with_a_challenge(api):

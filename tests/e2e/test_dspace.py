@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
+
+from tests.polling import process_gone, until
+from tests.problems import problem
 
 PROCESSES, SCRIPTS = "/api/system/processes", "/api/system/scripts"
 OVER = ("COMPLETED", "FAILED", "STOPPED")
@@ -35,12 +36,11 @@ async def start(api, script: str, properties: list[dict[str, Any]], *, who: str 
 
 
 async def settled(api, pid: str, statuses: tuple[str, ...] = OVER, timeout: float = 60) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            body = await (await api.admin("GET", f"{PROCESSES}/{pid}")).json()
-            if body["status"] in statuses:
-                return body
-            await asyncio.sleep(0.05)
+    async def body() -> dict[str, Any] | None:
+        answer = await (await api.admin("GET", f"{PROCESSES}/{pid}")).json()
+        return answer if answer["status"] in statuses else None
+
+    return await until(body, within=timeout)
 
 
 async def lines(api, pid: str, **params: str) -> list[str]:
@@ -95,7 +95,7 @@ async def test_shell_syntax_in_a_parameter_is_printed_verbatim(api, hostile: str
 async def test_bad_parameters_are_refused_and_nothing_is_stored(api, properties: Any, status: int) -> None:
     payload = properties if isinstance(properties, str | list) else json.dumps(properties)
     r = await api.user("POST", f"{SCRIPTS}/echo-params/processes", data=form(payload))
-    assert r.status == status and r.content_type == "application/problem+json"
+    await problem(r, status)
     assert (await (await api.admin("GET", PROCESSES)).json())["page"]["totalElements"] == 0
 
 
@@ -180,7 +180,7 @@ async def test_the_list_filters_by_script_user_status_and_parameter_and_pages(ap
     assert "prev" in page["_links"] and "next" not in page["_links"]
     for bad in ({"sort": "colour,asc"}, {"page": "-1"}, {"size": "0"}, {"status": "SLEEPING"}):
         r = await api.admin("GET", PROCESSES, params=bad)
-        assert r.status == 400 and r.content_type == "application/problem+json"
+        await problem(r, 400)
 
 
 async def test_search_by_property_needs_a_property_and_sorts_on_times_only(api) -> None:
@@ -205,9 +205,11 @@ async def test_output_can_be_cut_by_time_and_a_bad_time_is_400(api) -> None:
 
 async def test_output_is_readable_while_the_script_runs(api) -> None:
     started = await start(api, "slow", [{"name": "-s", "value": "30"}])
-    async with asyncio.timeout(30):
-        while len(await lines(api, started["processId"])) < 3:
-            await asyncio.sleep(0.05)
+
+    async def three_lines() -> bool:
+        return len(await lines(api, started["processId"])) >= 3
+
+    await until(three_lines, within=30)
     assert (await api.admin("GET", f"{PROCESSES}/{started['processId']}")).status == 200
     assert (await (await api.admin("GET", f"{PROCESSES}/{started['processId']}")).json())["status"] == "RUNNING"
     assert (await api.user("DELETE", f"{PROCESSES}/{started['processId']}")).status == 204
@@ -215,20 +217,12 @@ async def test_output_is_readable_while_the_script_runs(api) -> None:
 
 async def test_deleting_a_running_process_stops_it_and_removes_it(api) -> None:
     started = await start(api, "slow", [{"name": "-s", "value": "60"}])
-    async with asyncio.timeout(30):
-        while not (output := await lines(api, started["processId"])):
-            await asyncio.sleep(0.05)
+    output = await until(lambda: lines(api, started["processId"]), within=30)
     pid = int(output[0].split()[1])
     assert (await api.user("DELETE", f"{PROCESSES}/{started['processId']}")).status == 204
     assert (await api.user("GET", f"{PROCESSES}/{started['processId']}")).status == 404
     assert (await api.user("DELETE", f"{PROCESSES}/{started['processId']}")).status == 404
-    async with asyncio.timeout(30):
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            await asyncio.sleep(0.05)
+    await until(lambda: process_gone(pid), within=30)
 
 
 async def test_a_future_start_time_schedules_the_run_for_later(api) -> None:

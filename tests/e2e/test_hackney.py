@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.problems import problem
+
 BASE = "/api/v1/process"
 EXAMPLE = "example-application"
 FORM = {"title": "Mr", "firstName": "Patrick", "middleName": "", "surname": "Williams"}
@@ -19,12 +21,6 @@ async def a_process(api, **body) -> str:
 async def read(api, process_id: str, name: str = EXAMPLE):
     r = await api.user("GET", f"{BASE}/{name}/{process_id}")
     return r, await r.json()
-
-
-async def problem(response, status: int) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    return await response.json()
 
 
 async def test_starting_the_example_answers_201_with_location_and_both_ids(api):
@@ -159,8 +155,7 @@ async def test_bad_input_is_a_clear_4xx(api):
 async def test_concords_literal_second_segments_are_not_hackney_routes(api):
     r = await api.user("GET", f"{BASE}/{EXAMPLE}/log")
 
-    assert r.status in (404, 405)
-    assert r.content_type == "application/problem+json"
+    await problem(r, 404, 405)
 
 
 async def test_concurrent_triggers_on_one_process_let_one_win_and_lose_nothing(api):
@@ -191,7 +186,6 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused_and_chan
     other = await api.user("POST", f"{BASE}/{EXAMPLE}", json={"formData": {"other": "data"}}, headers=headers)
 
     assert first.status == 201
-    assert other.status == 422
-    assert other.content_type == "application/problem+json"
+    await problem(other, 422)
     listed = await (await api.user("GET", BASE)).json()
     assert len(listed["results"]) == 1

@@ -6,18 +6,19 @@ changes nothing stored; a valid BPMN model is still accepted.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import orjson
 import pytest
 
 from tests.factories import a_configuration
+from tests.fixtures import bpmn_text
+from tests.problems import problem
 
 BASE = "/api/process/v1"
 JSON = {"Content-Type": "application/json"}
 WORKFLOW_CAP = 64 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-VALID_BPMN = (Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn/Core.Tests__simple-linear.bpmn").read_text()
+VALID_BPMN = bpmn_text("linear-data-then-confirmation.bpmn")
 
 
 @pytest.fixture
@@ -57,15 +58,6 @@ PARALLEL = bpmn(
 OVERSIZED = VALID_BPMN.replace("</bpmn:definitions>", f"<!-- {'x' * WORKFLOW_CAP} --></bpmn:definitions>")
 
 
-async def problem(response, *statuses: int) -> dict:
-    text = await response.text()
-    assert response.status in statuses, text
-    assert response.content_type == "application/problem+json"
-    body = await response.json(content_type=None)
-    assert body["status"] == response.status and body["title"] and body["detail"]
-    return body
-
-
 async def stored(api) -> tuple[int, int]:
     """What a refused command must not change: the event log and the read model."""
     pool = api.runtime.pool
@@ -73,7 +65,6 @@ async def stored(api) -> tuple[int, int]:
         await pool.fetchval("SELECT count(*) FROM procession_events"),
         await pool.fetchval("SELECT count(*) FROM definition_view"),
     )
-
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,10 @@ import pytest
 
 from services.faces.opendatadsl import routes as opendatadsl
 from tests.factories import a_configuration
+from tests.problems import problem
 
 BASE = "/api/process/v1"
 JSON = {"Content-Type": "application/json"}
-
-
-async def problem(response, status: int) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    body = await response.json(content_type=None)
-    assert body["status"] == status
-    assert body["type"] and body["title"] and body["detail"]
-    return body
-
 
 
 async def test_malformed_json_is_a_400_problem_and_stores_nothing(api):

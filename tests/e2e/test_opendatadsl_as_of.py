@@ -7,6 +7,7 @@ from datetime import timezone
 import pytest
 
 from tests.factories import a_configuration
+from tests.problems import problem
 
 BASE = "/api/process/v1"
 
@@ -65,8 +66,7 @@ async def test_as_of_a_moment_before_the_process_existed_is_not_found(api):
 
     r = await api.user("GET", f"{BASE}/P", params={"asOf": "2001-01-01T00:00:00Z"})
 
-    assert r.status == 404
-    assert r.content_type == "application/problem+json"
+    await problem(r, 404)
 
 
 async def test_as_of_an_old_version_sees_a_version_since_rolled_back(api):
@@ -89,6 +89,5 @@ async def test_a_malformed_as_of_is_a_400_problem(api, as_of):
 
     r = await api.user("GET", f"{BASE}/P", params={"asOf": as_of})
 
-    assert r.status == 400
-    assert r.content_type == "application/problem+json"
+    await problem(r, 400)
     assert "asOf" in (await r.json(content_type=None))["detail"]

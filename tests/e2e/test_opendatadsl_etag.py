@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.factories import a_configuration
+from tests.problems import problem
 
 BASE = "/api/process/v1"
 
@@ -83,8 +84,7 @@ async def test_a_post_with_a_stale_if_match_is_refused_with_412_and_changes_noth
 
     r = await api.admin("POST", BASE, json={"_id": "P", **a_configuration(3)}, headers={"If-Match": first.headers["ETag"]})
 
-    assert r.status == 412
-    assert r.content_type == "application/problem+json"
+    await problem(r, 412)
     assert await api.event_count() == before
     assert (await (await api.user("GET", f"{BASE}/P")).json())["_version"] == 2
 
@@ -106,8 +106,7 @@ async def test_every_write_with_a_stale_if_match_is_refused_with_412_and_changes
 
     r = await api.admin(method, path, json=body, headers={"If-Match": first.headers["ETag"]})
 
-    assert r.status == 412
-    assert r.content_type == "application/problem+json"
+    await problem(r, 412)
     assert await api.event_count() == before
 
 
@@ -151,8 +150,7 @@ async def test_an_unreadable_if_match_is_a_400_problem(api, value):
 
     r = await api.admin("POST", BASE, json={"_id": "P", **a_configuration(2)}, headers={"If-Match": value})
 
-    assert r.status == 400
-    assert r.content_type == "application/problem+json"
+    await problem(r, 400)
     assert await api.event_count() == before
 
 

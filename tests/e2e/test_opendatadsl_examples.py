@@ -6,6 +6,8 @@ as a user following the document would.
 
 from __future__ import annotations
 
+from tests.problems import problem
+
 BASE = "/api/process/v1"
 
 # The "Add a process" example body, verbatim (its cron has hour 46 read as the
@@ -96,8 +98,7 @@ async def test_the_documents_examples_run_in_order(api):
 
     # Fully delete: nothing is left of AZURE_TEST1, so it is not found.
     r = await api.admin("DELETE", f"{BASE}/AZURE_TEST1/*")
-    assert r.status == 404
-    assert r.content_type == "application/problem+json"
+    await problem(r, 404)
     r = await api.admin("GET", BASE, params={"_distinct": "_id"})
     assert await r.json() == ["CURRENCY_METADATA_LOADER"]
 

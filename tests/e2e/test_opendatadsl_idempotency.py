@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.factories import a_configuration
+from tests.problems import problem
 
 BASE = "/api/process/v1"
 
@@ -71,8 +72,7 @@ async def test_a_key_reused_for_a_different_request_is_refused_and_changes_nothi
 
     r = await api.admin("POST", BASE, json={"_id": "Q", **a_configuration(1)}, headers=key("once"))
 
-    assert r.status == 422
-    assert r.content_type == "application/problem+json"
+    await problem(r, 422)
     assert "Idempotency-Key" in (await r.json(content_type=None))["detail"]
     assert await api.event_count() == before
     assert (await api.user("GET", f"{BASE}/Q")).status == 404
@@ -91,6 +91,5 @@ async def test_a_key_reused_on_another_route_is_refused(api):
 async def test_an_overlong_idempotency_key_is_a_400_problem(api):
     r = await api.admin("POST", BASE, json={"_id": "P", **a_configuration(1)}, headers=key("k" * 201))
 
-    assert r.status == 400
-    assert r.content_type == "application/problem+json"
+    await problem(r, 400)
     assert await api.event_count() == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.problems import problem
+
 BASE = "/api/process/v1"
 
 # Keys, names and services ordered differently, so each sort gives its own order.
@@ -111,10 +113,7 @@ async def test_the_list_shows_the_current_version_after_a_change(listed):
 async def test_a_malformed_query_parameter_is_a_400_problem(listed, params):
     r = await listed.user("GET", BASE, params=params)
 
-    assert r.status == 400
-    assert r.content_type == "application/problem+json"
-    body = await r.json(content_type=None)
-    assert body["status"] == 400 and body["title"] and body["detail"]
+    await problem(r, 400)
 
 
 async def test_each_listed_configuration_reads_as_get_reads_it(listed):

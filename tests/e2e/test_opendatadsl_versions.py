@@ -7,17 +7,9 @@ import re
 import pytest
 
 from tests.factories import a_configuration
+from tests.problems import problem
 
 BASE = "/api/process/v1"
-
-
-async def problem(response, status: int) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    body = await response.json(content_type=None)
-    assert body["status"] == status and body["type"] and body["title"] and body["detail"]
-    return body
-
 
 
 async def a_process(api, key: str = "P", versions: int = 1) -> None:

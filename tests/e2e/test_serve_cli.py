@@ -13,6 +13,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from infra.kafka_broker import EmbeddedBroker, free_port
+from tests.polling import until
 
 CLI = str(Path(sys.executable).with_name("procession"))
 
@@ -26,15 +27,15 @@ async def run(*args: str, env: dict[str, str]) -> str:
 
 async def healthy(url: str) -> bool:
     async with aiohttp.ClientSession() as session:
-        for _ in range(300):  # bounded: the server gets up to about a minute to start
+
+        async def answers() -> bool:
             try:
                 async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return True
+                    return response.status == 200
             except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    return False
+                return False
+
+        return await until(answers, every=0.2)  # the server gets up to a minute to start
 
 
 async def test_serve_answers_and_publishes_every_event_to_kafka(database_url, tmp_path):

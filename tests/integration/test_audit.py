@@ -20,6 +20,7 @@ from services.definitions.commands import RemoveVersion
 from services.definitions.commands import RenameDefinition
 from services.definitions.commands import SaveDefinition
 from services.definitions.commands import TagVersion
+from tests.factories import ALICE
 
 VIEWS = ("definition_view", "definition_version_view", "definition_tag_view")
 CLI = str(Path(sys.executable).with_name("procession"))
@@ -27,9 +28,7 @@ CLI = str(Path(sys.executable).with_name("procession"))
 
 async def make_history(settings: Settings) -> None:
     """A varied history through the application service, as a user would make it."""
-    from infra.tokens import Principal
-
-    alice = Principal("alice", "admin")
+    alice = ALICE
     async with runtime(settings) as rt:
         d = rt.definitions
         await d.save(alice, SaveDefinition("A", {"script": "s"}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from uuid import uuid4
 
@@ -13,15 +13,10 @@ import asyncpg
 import pytest
 
 from infra.event_store import Appended, EventStore, VersionConflict
-from tests.factories import a_claim, a_configuration, a_definition, fold, state
+from tests.factories import a_configuration, a_definition, creation, fold, state
+from tests.polling import until
 
 ZERO_HASH = bytes(32)
-
-
-def creation(key: str, **kw: Any) -> list[Any]:
-    """The events of one command creating a definition and claiming its key."""
-    definition = a_definition(key, **kw)
-    return [*definition.collect_events(), *a_claim(definition).collect_events()]
 
 
 async def stored_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -63,14 +58,13 @@ async def writes_held(pool: asyncpg.Pool, store: EventStore) -> AsyncIterator[No
             await conn.execute("LOCK TABLE procession_events IN EXCLUSIVE MODE")
             first = asyncio.create_task(store.append(creation("held-open")))
 
-            async def writer_waits() -> None:
-                while not await conn.fetchval(
+            def writer_waits() -> Awaitable[bool]:
+                return conn.fetchval(
                     "SELECT count(*) > 0 FROM pg_locks"
                     " WHERE relation = 'procession_events'::regclass AND NOT granted"
-                ):
-                    await asyncio.sleep(0.01)
+                )
 
-            await asyncio.wait_for(writer_waits(), 10)
+            await until(writer_waits, within=10, every=0.01)
             yield
         await first
 

@@ -23,6 +23,7 @@ from infra.postgres import create_pool
 from infra.transcoder import create_mapper
 from services.definitions.examples import EXAMPLE_APPLICATION
 from services.publishing.relay import KafkaRelay
+from tests.polling import until
 
 TOPICS = ("procession.ProcessDefinition", "procession.ProcessInstance")
 
@@ -166,10 +167,7 @@ async def test_the_relay_catches_up_after_a_broker_outage(event_store):
             before = await event_store.max_position()
             definition = ProcessDefinition.register("AFTER", {"script": "s"}, "alice")
             await event_store.append(definition.collect_events())
-            for _ in range(300):  # until the relay has seen the outage (bounded, not timed)
-                if relay.failures:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: relay.failures)  # the relay has seen the outage
             assert relay.failures > 0
             broker = EmbeddedBroker(port)  # memory storage: the restarted broker starts empty
             await broker.start()

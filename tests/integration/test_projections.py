@@ -17,13 +17,13 @@ from projections.base import Projection
 from projections.definitions import PROJECTION as DEFINITIONS
 from services.cli import _rebuild
 from services.definitions.service import DefinitionService
-from tests.factories import ADMIN, a_claim, a_configuration, a_definition
 from services.definitions.commands import DeleteDefinition
 from services.definitions.commands import RemoveVersion
 from services.definitions.commands import RenameDefinition
 from services.definitions.commands import SaveDefinition
 from services.definitions.commands import TagVersion
 from services.definitions.commands import UntagVersion
+from tests.factories import ALICE, a_claim, a_configuration, a_definition, creation
 
 VIEWS = {
     "definition_view": "definition_id",
@@ -64,11 +64,6 @@ FAILING = Projection(
     tables=("failing_rows",),
     handlers={D.VersionCreated: _write_row, D.Tagged: _refuse},
 )
-
-
-def creation(key: str, **kw: Any) -> list[Any]:
-    definition = a_definition(key, **kw)
-    return [*definition.collect_events(), *a_claim(definition).collect_events()]
 
 
 async def snapshot(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
@@ -178,26 +173,26 @@ async def make_varied_history(definitions: DefinitionService) -> None:
     """Creations, versions, moved and removed tags, a rename, rollbacks, a delete and a re-creation."""
     save = definitions.save
     for n in range(1, 4):
-        await save(ADMIN, SaveDefinition("alpha", a_configuration(n)))
-    await definitions.tag(ADMIN, TagVersion("alpha", "1", "prod"))
-    await definitions.tag(ADMIN, TagVersion("alpha", "2", "prod"))
-    await definitions.tag(ADMIN, TagVersion("alpha", "3", "beta"))
-    await definitions.tag(ADMIN, TagVersion("alpha", "3", "edge"))
-    await definitions.untag(ADMIN, UntagVersion("alpha", "beta"))
-    await definitions.rename(ADMIN, RenameDefinition("alpha", "omega"))
-    await definitions.remove_version(ADMIN, RemoveVersion("omega", "~LATEST"))
-    await save(ADMIN, SaveDefinition("omega", a_configuration(7)))
+        await save(ALICE, SaveDefinition("alpha", a_configuration(n)))
+    await definitions.tag(ALICE, TagVersion("alpha", "1", "prod"))
+    await definitions.tag(ALICE, TagVersion("alpha", "2", "prod"))
+    await definitions.tag(ALICE, TagVersion("alpha", "3", "beta"))
+    await definitions.tag(ALICE, TagVersion("alpha", "3", "edge"))
+    await definitions.untag(ALICE, UntagVersion("alpha", "beta"))
+    await definitions.rename(ALICE, RenameDefinition("alpha", "omega"))
+    await definitions.remove_version(ALICE, RemoveVersion("omega", "~LATEST"))
+    await save(ALICE, SaveDefinition("omega", a_configuration(7)))
     for n in range(1, 3):
-        await save(ADMIN, SaveDefinition("beta", a_configuration(n)))
-    await definitions.tag(ADMIN, TagVersion("beta", "2", "prod"))
-    await definitions.delete(ADMIN, DeleteDefinition("beta"))
-    await save(ADMIN, SaveDefinition("beta", a_configuration(5)))
-    await save(ADMIN, SaveDefinition("alpha", a_configuration(8)))  # the renamed key is free again
+        await save(ALICE, SaveDefinition("beta", a_configuration(n)))
+    await definitions.tag(ALICE, TagVersion("beta", "2", "prod"))
+    await definitions.delete(ALICE, DeleteDefinition("beta"))
+    await save(ALICE, SaveDefinition("beta", a_configuration(5)))
+    await save(ALICE, SaveDefinition("alpha", a_configuration(8)))  # the renamed key is free again
     for n in range(1, 4):
-        await save(ADMIN, SaveDefinition("gamma", a_configuration(n)))
-    await definitions.remove_version(ADMIN, RemoveVersion("gamma", "1"))
-    await save(ADMIN, SaveDefinition("short-lived", a_configuration(1)))
-    await definitions.remove_version(ADMIN, RemoveVersion("short-lived", "~LATEST"))
+        await save(ALICE, SaveDefinition("gamma", a_configuration(n)))
+    await definitions.remove_version(ALICE, RemoveVersion("gamma", "1"))
+    await save(ALICE, SaveDefinition("short-lived", a_configuration(1)))
+    await definitions.remove_version(ALICE, RemoveVersion("short-lived", "~LATEST"))
 
 
 async def test_rebuilding_the_definitions_projection_gives_identical_read_models(

@@ -11,15 +11,14 @@ import pytest
 
 from events.instance_state import InstanceStatus
 from infra.settings import Settings
-from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
 from services.scheduling.scheduler import Scheduler, latest_fire, running_scheduler
 from services.scripts.worker import running_script_worker
 from services.definitions.commands import SaveDefinition
 from services.scripts.commands import StartProcess
 from services.scripts.commands import StopProcess
-
-ALICE = Principal("alice", "admin")
+from tests.factories import ALICE
+from tests.polling import until
 
 
 def nightly(**overrides: object) -> dict[str, object]:
@@ -76,9 +75,10 @@ async def test_two_running_schedulers_start_each_fire_time_once(two: tuple[Runti
     first, second = two
     await first.definitions.save(ALICE, SaveDefinition("every-second", nightly(cron="* * * * * ?")))
     async with running_scheduler(first), running_scheduler(second):
-        async with asyncio.timeout(30):
-            while len(await cron_runs(first, "every-second")) < 3:
-                await asyncio.sleep(0.1)
+        async def three_fires() -> bool:
+            return len(await cron_runs(first, "every-second")) >= 3
+
+        await until(three_fires, within=30, every=0.1)
     fires = await cron_runs(first, "every-second")
     assert len(fires) == len(set(fires))
 

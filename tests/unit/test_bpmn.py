@@ -1,8 +1,9 @@
-"""The BPMN reader: real Altinn models, hostile XML, unsupported and broken processes."""
+"""The BPMN reader: models of Altinn's shapes, hostile XML, unsupported and broken processes."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -11,20 +12,13 @@ from hypothesis import strategies as st
 
 from events.bpmn import DocumentTooLargeError, WorkflowError, parse_bpmn
 from events.flow import Flow, FlowGraph, Node, NodeKind, graph_problems
+from tests.fixtures import REFUSED, bpmn_bytes, bpmn_corpus
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn"
-ALL_FIXTURES = sorted(FIXTURES.glob("*.bpmn"))
-# Fixtures that must be refused, and the title of the refusal.
-REFUSED = {
-    "Core.Tests__not-bpmn.bpmn": "not a BPMN 2.0 document",
-    "Core.Tests__Implementation__AppProcess__process.bpmn": "not a BPMN 2.0 document",
-    "Core.Tests__Internal__App__AppProcess__process.bpmn": "not a BPMN 2.0 document",
-    "Core.Tests__simple-no-end.bpmn": "invalid BPMN process",
-}
+ALL_FIXTURES = bpmn_corpus()
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return bpmn_bytes(name)
 
 
 def bpmn(process_body: str, *, process_attrs: str = 'id="P1"', outside: str = "") -> str:
@@ -52,11 +46,18 @@ def refusal(document: bytes | str, **kwargs: int) -> WorkflowError:
     return info.value
 
 
-# --- the real fixtures -------------------------------------------------------------------
+# --- the fixture corpus ------------------------------------------------------------------
 
 
 def test_fixture_directory_is_present() -> None:
     assert len(ALL_FIXTURES) >= 20
+
+
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
+def test_every_fixture_names_the_altinn_behaviour_it_reproduces(path: Path) -> None:
+    comment = re.search(r"<!--(.*?)-->", path.read_text(encoding="utf-8-sig"), re.DOTALL)
+
+    assert comment and comment.group(1).strip().startswith("Altinn behaviour")
 
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
@@ -73,105 +74,105 @@ def test_every_fixture_parses_to_a_walkable_graph_or_is_refused_with_problems(pa
 
 
 def test_simple_linear_reads_tasks_types_and_flows_in_order() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__simple-linear.bpmn"))
+    graph = parse_bpmn(fixture("linear-data-then-confirmation.bpmn"))
 
-    assert graph.process_id == "Process_1rq9ej8"
+    assert graph.process_id == "Linear_Process"
     assert [(n.id, n.kind) for n in graph.nodes.values()] == [
-        ("StartEvent", NodeKind.START_EVENT),
-        ("Task1", NodeKind.USER_TASK),
-        ("Task2", NodeKind.USER_TASK),
-        ("EndEvent", NodeKind.END_EVENT),
+        ("Begin", NodeKind.START_EVENT),
+        ("FillIn", NodeKind.USER_TASK),
+        ("Confirm", NodeKind.USER_TASK),
+        ("Finish", NodeKind.END_EVENT),
     ]
     assert [(t.id, t.name, t.task_type) for t in graph.tasks()] == [
-        ("Task1", "Utfylling", "data"),
-        ("Task2", "Bekreft skjemadata", "confirmation"),
+        ("FillIn", "Fill in the form", "data"),
+        ("Confirm", "Confirm what was entered", "confirmation"),
     ]
     assert [(f.id, f.source, f.target) for f in graph.flows] == [
-        ("Flow1", "StartEvent", "Task1"),
-        ("Flow2", "Task1", "Task2"),
-        ("Flow3", "Task2", "EndEvent"),
+        ("f_begin_fill", "Begin", "FillIn"),
+        ("f_fill_confirm", "FillIn", "Confirm"),
+        ("f_confirm_finish", "Confirm", "Finish"),
     ]
-    assert graph.outgoing("Task1") == [graph.flow("Flow2")]
-    assert graph.incoming("Task1") == [graph.flow("Flow1")]
-    assert graph.outgoing("EndEvent") == []
+    assert graph.outgoing("FillIn") == [graph.flow("f_fill_confirm")]
+    assert graph.incoming("FillIn") == [graph.flow("f_begin_fill")]
+    assert graph.outgoing("Finish") == []
 
 
 def test_simple_gateway_flows_have_no_conditions_and_no_default() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__simple-gateway.bpmn"))
+    graph = parse_bpmn(fixture("gateway-caller-chooses.bpmn"))
 
-    gateway = graph.node("Gateway1")
+    gateway = graph.node("Choice")
     assert gateway.kind is NodeKind.EXCLUSIVE_GATEWAY
     assert gateway.default_flow is None
-    assert [(f.id, f.target, f.condition) for f in graph.outgoing("Gateway1")] == [
-        ("Flow3", "Task2", None),
-        ("Flow4", "EndEvent", None),
+    assert [(f.id, f.target, f.condition) for f in graph.outgoing("Choice")] == [
+        ("choice_review", "Review", None),
+        ("choice_skip", "Finish", None),
     ]
-    assert graph.node("Task2").extensions == {"actions": "confirm,reject"}
+    assert graph.node("Review").extensions == {"actions": "confirm,reject"}
 
 
 def test_gateway_default_flow_is_read() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__simple-gateway-default.bpmn"))
+    graph = parse_bpmn(fixture("gateway-default-flow.bpmn"))
 
-    assert graph.node("Gateway1").default_flow == "Flow3"
-    assert graph.flow("Flow3").target == "Task2"
+    assert graph.node("Route").default_flow == "route_to_assess"
+    assert graph.flow("route_to_assess").target == "Assess"
 
 
 def test_gateway_conditions_are_kept_as_text() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__with-double-sign.bpmn"))
+    graph = parse_bpmn(fixture("double-signing.bpmn"))
 
-    assert graph.flow("Flow_DoubleSign").condition == (
-        '["equals", ["dataModel", "model.ShouldDoubleSign"], true]'
+    assert graph.flow("to_second").condition == (
+        '["equals", ["dataModel", "declaration.secondSignerRequired"], true]'
     )
-    assert graph.flow("Flow_sign1_reject").condition == '["equals", ["gatewayAction"], "reject"]'
-    assert graph.flow("Flow_start").condition is None
-    assert graph.node("Gateway_Sign1").extensions == {"connectedDataTypeId": "KRT-1008-2_M"}
+    assert graph.flow("back_from_first").condition == '["equals", ["gatewayAction"], "reject"]'
+    assert graph.flow("opened_to_form").condition is None
+    assert graph.node("AfterFirstSignature").extensions == {"connectedDataTypeId": "declaration"}
 
 
 def test_service_tasks_are_service_tasks_with_their_altinn_type() -> None:
-    graph = parse_bpmn(fixture("Api.Tests__Data__apps__ttd__service-tasks.bpmn"))
+    graph = parse_bpmn(fixture("service-tasks.bpmn"))
 
     assert [(t.id, t.kind, t.task_type) for t in graph.tasks()] == [
-        ("Task_1", NodeKind.USER_TASK, "data"),
-        ("Task_2", NodeKind.SERVICE_TASK, "pdf"),
-        ("Task_3", NodeKind.SERVICE_TASK, "eFormidling"),
+        ("Register", NodeKind.USER_TASK, "data"),
+        ("MakePdf", NodeKind.SERVICE_TASK, "pdf"),
+        ("Ship", NodeKind.SERVICE_TASK, "eFormidling"),
     ]
 
 
 def test_legacy_tasktype_attribute_is_read() -> None:
-    graph = parse_bpmn(fixture("Api.Tests__Data__apps__tdd__eformidling-app.bpmn"))
+    graph = parse_bpmn(fixture("legacy-tasktype-attribute.bpmn"))
 
     assert [t.task_type for t in graph.tasks()] == ["data", "confirmation"]
 
 
 def test_task_extension_wins_over_the_legacy_attribute() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__simple-linear-both.bpmn"))
+    graph = parse_bpmn(fixture("extension-wins-over-attribute.bpmn"))
 
-    assert [t.task_type for t in graph.tasks()] == ["data2", "confirmation2"]
+    assert [t.task_type for t in graph.tasks()] == ["data-element", "confirmation-element"]
 
 
 def test_oldest_tasktype_element_with_id_attribute_is_read() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__ProcessEngineTest.bpmn"))
+    graph = parse_bpmn(fixture("oldest-tasktype-element.bpmn"))
 
-    assert graph.node("Task_1").task_type == "data"
-    assert graph.node("Task_1").extensions == {"actions": "submit"}
+    assert graph.node("Report").task_type == "data"
+    assert graph.node("Report").extensions == {"actions": "submit"}
 
 
 def test_unknown_task_types_are_kept_as_given() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__Features__Action__payment-task-process.bpmn"))
+    graph = parse_bpmn(fixture("payment-task.bpmn"))
 
-    assert graph.node("Task2").task_type == "payment"
-    assert graph.node("Task2").extensions == {"actions": "pay,confirm,reject"}
+    assert graph.node("Pay").task_type == "payment"
+    assert graph.node("Pay").extensions == {"actions": "pay,confirm,reject"}
 
 
 def test_not_bpmn_fixture_is_refused_as_not_bpmn() -> None:
-    error = refusal(fixture("Core.Tests__not-bpmn.bpmn"))
+    error = refusal(fixture("root-is-not-definitions.bpmn"))
 
     assert error.title == "not a BPMN 2.0 document"
     assert "root element is definition" in error.problems[0]
 
 
 def test_a_process_without_end_event_is_refused() -> None:
-    error = refusal(fixture("Core.Tests__simple-no-end.bpmn"))
+    error = refusal(fixture("no-end-event.bpmn"))
 
     assert error.problems == ["no end event"]
 
@@ -179,7 +180,7 @@ def test_a_process_without_end_event_is_refused() -> None:
 def test_the_seed_document_dangling_target_is_refused_naming_flow_and_ref() -> None:
     seed = """
     <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:task id="Task_1" name="Utfylling">
+    <bpmn:task id="Task_1" name="Fill in">
         <bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>
         <bpmn:extensionElements>
             <altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension>
@@ -277,10 +278,10 @@ def test_arbitrary_input_never_raises_anything_but_workflow_error(document: byte
 
 
 def test_text_input_is_accepted_with_a_byte_order_mark() -> None:
-    text = fixture("Analyzers.Tests__testapp__App.bpmn").decode("utf-8")
+    text = fixture("data-task-with-bom-and-diagram.bpmn").decode("utf-8")
 
     assert text.startswith("\ufeff")
-    assert [t.id for t in parse_bpmn(text).tasks()] == ["Task_1"]
+    assert [t.id for t in parse_bpmn(text).tasks()] == ["Form"]
 
 
 def test_root_without_process_is_not_bpmn() -> None:
@@ -464,17 +465,17 @@ def test_first_executable_process_is_chosen() -> None:
 
 
 def test_graph_is_immutable_and_hashable() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__simple-gateway-default.bpmn"))
+    graph = parse_bpmn(fixture("gateway-default-flow.bpmn"))
 
-    assert hash(graph) == hash(parse_bpmn(fixture("Core.Tests__simple-gateway-default.bpmn")))
+    assert hash(graph) == hash(parse_bpmn(fixture("gateway-default-flow.bpmn")))
     with pytest.raises(dataclasses.FrozenInstanceError):
         graph.flows = ()  # type: ignore[misc]
     with pytest.raises(TypeError):
-        graph.nodes["X"] = graph.node("Task1")  # type: ignore[index]
+        graph.nodes["X"] = graph.node("Apply")  # type: ignore[index]
 
 
 def test_unknown_node_or_flow_raises_key_error() -> None:
-    graph = parse_bpmn(fixture("Core.Tests__simple-linear.bpmn"))
+    graph = parse_bpmn(fixture("linear-data-then-confirmation.bpmn"))
 
     with pytest.raises(KeyError, match="Nope"):
         graph.node("Nope")

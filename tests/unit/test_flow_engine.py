@@ -1,9 +1,8 @@
-"""The flow engine: conditions, state machines, the Altinn fixtures, and the instance aggregate."""
+"""The flow engine: conditions, state machines, models of Altinn's shapes, and the instance aggregate."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,8 +15,9 @@ from events.instance_state import InstanceStatus
 from events.configuration import check_configuration
 from events.state_machine import compile_state_machine
 from events.workflow import compile_workflow
+from tests.factories import an_instance
+from tests.fixtures import REFUSED, bpmn_corpus, bpmn_text
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/bpmn/altinn"
 EXAMPLE = {
     "initialState": "ApplicationStarted",
     "states": {
@@ -41,14 +41,12 @@ BRANCHING = {
 }
 
 
-def an_instance(**overrides: Any) -> ProcessInstance:
-    fields = dict(definition_id="d", definition_key="k", definition_version=1, initiator="alice", owner="1",
-                  target_id=None, parameters={}, form_data={}, documents=[], assignment={}, attributes={})
-    return ProcessInstance(**{**fields, **overrides})
+# The form data the fixtures' gateways and required fields read: no second signer wanted.
+A_DECLARATION = {"declaration": {"secondSignerRequired": False}}
 
 
 def fixture_graph(name: str):
-    return compile_workflow({"workflow": (FIXTURES / name).read_text()})
+    return compile_workflow({"workflow": bpmn_text(name)})
 
 
 def replayed(instance: ProcessInstance) -> ProcessInstance:
@@ -184,7 +182,7 @@ def test_replaying_an_instances_events_rebuilds_the_same_state() -> None:
 
 
 def test_next_with_several_reachable_elements_needs_a_choice_and_refuses_unknown_or_unreachable_ones() -> None:
-    graph = fixture_graph("Core.Tests__simple-gateway.bpmn")
+    graph = fixture_graph("gateway-caller-chooses.bpmn")
     instance = an_instance()
     instance.start(graph, None, "alice")
 
@@ -193,38 +191,38 @@ def test_next_with_several_reachable_elements_needs_a_choice_and_refuses_unknown
     with pytest.raises(UnknownElement):
         instance.next(graph, "Nope", None, "alice")
     with pytest.raises(FlowConflict, match="current element"):
-        instance.next(graph, "Task1", None, "alice")
+        instance.next(graph, "Draft", None, "alice")
     with pytest.raises(FlowConflict, match="not among"):
-        instance.next(graph, "StartEvent", None, "alice")
+        instance.next(graph, "Begin", None, "alice")
 
-    assert instance.next(graph, "Task2", None, "alice") == "Task2"
+    assert instance.next(graph, "Review", None, "alice") == "Review"
 
 
 def test_a_reject_action_abandons_the_task_and_follows_the_reject_branch() -> None:
-    graph = fixture_graph("Core.Tests__with-double-sign.bpmn")
-    instance = an_instance(form_data={"model": {"ShouldDoubleSign": False}})
+    graph = fixture_graph("double-signing.bpmn")
+    instance = an_instance(form_data=A_DECLARATION)
     instance.start(graph, None, "alice")
     instance.next(graph, None, None, "alice")  # the form task
-    assert instance.element == "Task_Sign1"
+    assert instance.element == "FirstSignature"
 
     instance.next(graph, None, "reject", "alice")
 
-    assert instance.element == "Task_Form"  # Flow_sign1_reject leads back to the form
+    assert instance.element == "Declaration"  # back_from_first leads back to the form
     assert instance.visits[-2].outcome == "abandoned"
 
 
 def test_a_signing_task_defaults_to_the_sign_action_and_gateways_read_the_data_model() -> None:
-    graph = fixture_graph("Core.Tests__with-double-sign.bpmn")
-    instance = an_instance(form_data={"model": {"ShouldDoubleSign": False}})
+    graph = fixture_graph("double-signing.bpmn")
+    instance = an_instance(form_data=A_DECLARATION)
     instance.start(graph, None, "alice")
     instance.next(graph, None, None, "alice")
 
-    assert instance.next(graph, None, None, "alice") == "EndEvent_1"
+    assert instance.next(graph, None, None, "alice") == "Signed"
     assert instance.status is InstanceStatus.COMPLETED
 
 
 def test_starting_twice_is_a_conflict() -> None:
-    graph = fixture_graph("Core.Tests__simple-linear.bpmn")
+    graph = fixture_graph("linear-data-then-confirmation.bpmn")
     instance = an_instance()
     instance.start(graph, None, "alice")
     with pytest.raises(FlowConflict, match="already started"):
@@ -232,46 +230,81 @@ def test_starting_twice_is_a_conflict() -> None:
 
 
 def test_an_unknown_start_event_is_a_conflict() -> None:
-    graph = fixture_graph("Core.Tests__simple-linear.bpmn")
+    graph = fixture_graph("linear-data-then-confirmation.bpmn")
     with pytest.raises(FlowConflict, match="No matching startevent"):
         an_instance().start(graph, "Nope", "alice")
 
 
+def test_several_start_events_and_none_chosen_is_a_conflict_and_a_chosen_one_starts_there() -> None:
+    graph = fixture_graph("multiple-start-events.bpmn")
+    with pytest.raises(FlowConflict, match="more than one start events"):
+        an_instance().start(graph, None, "alice")
+
+    instance = an_instance()
+    instance.start(graph, "Imported", "alice")
+
+    assert (instance.start_event, instance.status, instance.end_event) == ("Imported", InstanceStatus.COMPLETED, "Received")
+
+
+def test_a_task_with_required_data_cannot_be_left_until_the_data_is_there() -> None:
+    graph = fixture_graph("required-data.bpmn")
+    instance = an_instance()
+    instance.start(graph, None, "alice")
+
+    with pytest.raises(FlowConflict) as info:
+        instance.next(graph, None, None, "alice")
+    assert info.value.problems == ["Declare: form field 'declaration' is required"]
+
+    instance.submit(A_DECLARATION, "alice")
+    assert instance.next(graph, None, None, "alice") == "Declared"
+
+
+def test_a_flow_typed_abandon_current_leaves_the_task_without_its_exit_check() -> None:
+    graph = fixture_graph("abandon-flow.bpmn")
+    instance = an_instance()
+    instance.start(graph, None, "alice")
+    instance.next(graph, None, None, "alice")
+
+    with pytest.raises(FlowConflict):
+        instance.next(graph, "Accepted", None, "alice")
+    assert instance.next(graph, "Write", None, "alice") == "Write"
+    assert instance.visits[-2].outcome == "abandoned"
+
+
 def test_complete_process_stops_at_the_first_task_that_cannot_be_left() -> None:
-    graph = fixture_graph("Core.Tests__simple-gateway.bpmn")
+    graph = fixture_graph("gateway-caller-chooses.bpmn")
     instance = an_instance()
     instance.start(graph, None, "alice")
 
     problems = instance.complete_process(graph, "alice")
 
-    assert problems and instance.element == "Task1"
+    assert problems and instance.element == "Draft"
 
 
 def test_complete_process_walks_a_linear_process_to_its_end() -> None:
-    graph = fixture_graph("Core.Tests__simple-linear.bpmn")
+    graph = fixture_graph("linear-data-then-confirmation.bpmn")
     instance = an_instance()
     instance.start(graph, None, "alice")
 
     assert instance.complete_process(graph, "alice") == []
-    assert instance.status is InstanceStatus.COMPLETED and instance.end_event == "EndEvent"
+    assert instance.status is InstanceStatus.COMPLETED and instance.end_event == "Finish"
 
 
-ALL_FIXTURES = sorted(FIXTURES.glob("*.bpmn"))
-# Fixtures whose every path needs a caller's choice or data: the walk below picks the first element.
-REFUSED = {"Core.Tests__not-bpmn.bpmn", "Core.Tests__Implementation__AppProcess__process.bpmn",
-           "Core.Tests__Internal__App__AppProcess__process.bpmn", "Core.Tests__simple-no-end.bpmn"}
+ALL_FIXTURES = bpmn_corpus()
 
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
 def test_every_altinn_fixture_runs_from_start_to_end_or_is_refused_with_a_reason(path: Path) -> None:
+    """Where a path needs a caller's choice, the walk picks the first element (and start event)."""
     try:
         graph = compile_workflow({"workflow": path.read_text(encoding="utf-8-sig")})
     except WorkflowError as error:
         assert path.name in REFUSED and error.problems
         return
     assert path.name not in REFUSED
-    instance = an_instance(form_data={"model": {"ShouldDoubleSign": False}})
-    instance.start(graph, None, "alice")
+    instance = an_instance(form_data=A_DECLARATION)
+    starts = graph.start_events()
+    instance.start(graph, None if len(starts) == 1 else starts[0].id, "alice")
     for _ in range(50):
         if instance.status is InstanceStatus.RUNNING:
             instance.complete_automated(graph, instance.pending_task, {}, "worker")

@@ -1,6 +1,6 @@
 """The Altinn 3 face: an app's BPMN process, and instances led through it task by task.
 
-Choices where the document is thin or wrong (see shared/design/seed-semantics.md, section E):
+Choices where the document is thin or wrong (see docs/faces.md, Altinn):
 - The model is at the document's `GET /apps/{key}/process` and the real `…/api/v1/meta/process`.
   A definition whose workflow is a state machine or a script is answered as the BPMN its graph
   compiles to. The document's sample model is itself invalid (`Flow_1` targets `data_1`, but the

@@ -1,7 +1,7 @@
 """What a Concord start request asks to run: entry point, archive contents, arguments, options.
 
 Decisions where the document is silent (also in the face's docstring):
-- Entry point `project:repository:flow` or `project:flow` (faces.md); `project` alone is the
+- Entry point `project:repository:flow` or `project:flow` (docs/faces.md); `project` alone is the
   definition's latest version and default start. `repository` is a tag or a version number,
   `default` (or empty) the latest; `flow` is a start event of the definition's model.
 - A Concord project (`concord.yml`, `.concord.yml` or `concord.yaml` at the root, plus

@@ -1,4 +1,4 @@
-"""The Concord face (seed 000): start from a ZIP, a form or an entry point; status, kill, wait, log.
+"""The Concord face: start from a ZIP, a form or an entry point; status, kill, wait, log.
 
 This module is the face's route table; the handlers are in `start.py` (the starts: the two upload
 routes are shared with Hackney and dispatched by `services/faces/dispatch.py`), `upload.py` (reading

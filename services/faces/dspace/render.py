@@ -14,7 +14,7 @@ from services.scripts.registry import ScriptRegistry
 
 PROCESSES = "/api/system/processes"
 SCRIPTS = "/api/system/scripts"
-# Internal status -> DSpace's word (faces.md); DSpace has no STOPPED, the seed does.
+# Internal status -> DSpace's word (docs/faces.md); DSpace has no STOPPED, the seed does.
 STATUS = {"created": "SCHEDULED", "scheduled": "SCHEDULED", "running": "RUNNING", "waiting": "RUNNING",
           "completed": "COMPLETED", "failed": "FAILED", "stopped": "STOPPED"}
 WORDS: dict[str, tuple[str, ...]] = {}

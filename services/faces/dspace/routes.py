@@ -1,6 +1,6 @@
 """The DSpace face: script processes (`/api/system/processes`) and the script catalogue.
 
-Choices where the seed is thin, wrong or differs from DSpace (seed-semantics.md, section B):
+Choices where the seed is thin, wrong or differs from DSpace (see docs/faces.md, DSpace):
 - Ids are UUIDs (the seed), not DSpace's integers. Each process carries the seed's fields
   (`processId`, `userId`, `startTime`, `status`) and DSpace's (`scriptName`, `creationTime`,
   `endTime`, `processStatus`); statuses are SCHEDULED, RUNNING, COMPLETED, FAILED and STOPPED

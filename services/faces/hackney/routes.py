@@ -1,6 +1,6 @@
 """The Hackney face ("Manage My Home" processes API): state-machine processes with triggers.
 
-Choices where the document is thin or wrong (see shared/design/seed-semantics.md, section D):
+Choices where the document is thin or wrong (see docs/faces.md, Hackney):
 - The trigger goes in the path (`PATCH …/{id}/{trigger}`, as the real API) or in the body
   (`trigger`, or `processTrigger`) of the document's bare `PATCH …/{id}`; both answer 204.
 - `If-Match` is checked when sent and a mismatch is 409, as Hackney does; unlike Hackney, a
@@ -16,7 +16,7 @@ Choices where the document is thin or wrong (see shared/design/seed-semantics.md
   exit rules failing is 409 with each problem.
 - `example-application` (the document's example) is created when first started if absent.
 
-Route sharing: the two start routes are shared with Concord and told apart in
+Route sharing (docs/faces.md): the two start routes are shared with Concord and told apart in
 `services/faces/dispatch.py`; this face answers their JSON requests. The
 `{id}` segment of the two-segment routes refuses Concord's literal `log`, `attachment`,
 `waitForCompletion`, `form` and `resume` (a regex), so registration order does not matter; Concord's one-segment

@@ -1,6 +1,6 @@
 """The OpenDataDSL face: process configurations, versioned and tagged.
 
-Choices where the document is thin or wrong (see shared/design):
+Choices where the document is thin or wrong (see docs/faces.md, OpenDataDSL):
 - The key is `_id`, or `name` when `_id` is absent (the document's own POST example has no `_id`).
 - `POST` answers 201 when it made a new version and 200 when the configuration was unchanged.
 - Version numbers are never reused: after a rollback of version 3 the next change is version 4.
