@@ -62,3 +62,6 @@ class Settings(BaseSettings):
     scheduler_poll_seconds: float = 1.0
     # Run the script worker and the scheduler inside `serve` (off for a read-only replica).
     run_workers: bool = True
+    # Tokens (issue 9): how long a process trusts a token it looked up. Revocations reach every
+    # process at once through the database's notifications; this only bounds a missed one.
+    token_cache_seconds: float = 30.0

@@ -77,9 +77,11 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
     pool = await create_pool(await database_url(settings), size=settings.pool_size)
     store = EventStore(pool, create_mapper())
     runner = ProjectionRunner(store, PROJECTIONS)
+    tokens = TokenStore(pool, cache_seconds=settings.token_cache_seconds)
     try:
         await migrate(pool)
         await store.start()
+        await tokens.start()
         await (runner.start() if follow else runner.prepare())
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
         definitions = DefinitionService(store, executor, max_workflow_bytes=settings.max_workflow_bytes)
@@ -93,7 +95,7 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
             pool=pool,
             store=store,
             projections=runner,
-            tokens=TokenStore(pool),
+            tokens=tokens,
             definitions=definitions,
             definition_views=DefinitionViews(pool),
             instances=instances,
@@ -116,5 +118,6 @@ async def runtime(settings: Settings, *, follow: bool = True) -> AsyncIterator[R
         )
     finally:
         await runner.stop()
+        await tokens.stop()
         await store.stop()
         await pool.close()
