@@ -13,6 +13,7 @@ import pytest
 
 from infra.settings import Settings
 from services.scheduling.scheduler import Scheduler
+from tests.factories import ADMIN
 from tests.zips import HOSTILE, a_zip
 
 BASE = "/api/v1/process"
@@ -143,13 +144,13 @@ async def test_status_uses_the_documents_fields_and_timestamp_format(api):
     assert entry["createdAt"].endswith("+0000") and len(entry["createdAt"]) == len("2017-07-19T16:31:39.331+0000")
 
 
-async def test_another_users_process_is_403_and_an_admin_sees_all(api):
+async def test_another_users_process_is_404_as_if_absent_and_an_admin_sees_all(api):
     await a_definition(api)
     admins = (await start(api, "review:default:main", as_user="admin"))["instanceId"]
     users = (await start(api, "review:default:main"))["instanceId"]
 
-    await problem(await api.user("GET", f"{BASE}/{admins}"), 403)
-    await problem(await api.user("GET", f"{BASE}/{admins}/waitForCompletion", params={"timeout": "0"}), 403)
+    await problem(await api.user("GET", f"{BASE}/{admins}"), 404)
+    await problem(await api.user("GET", f"{BASE}/{admins}/waitForCompletion", params={"timeout": "0"}), 404)
     assert (await api.admin("GET", f"{BASE}/{users}")).status == 200
 
 
@@ -215,7 +216,7 @@ async def test_a_hostile_archive_is_refused_and_nothing_is_written_or_started(ap
     assert r.status in (400, 413), await r.text()
     assert r.content_type == "application/problem+json"
     assert list(sentinel.iterdir()) == []
-    assert await api.runtime.instance_views.by_target(None, limit=10, offset=0) == []
+    assert await api.runtime.instance_views.by_target(ADMIN, None, limit=10, offset=0) == []
 
 
 async def test_a_hostile_archive_in_a_form_is_refused_too(api):
@@ -382,7 +383,7 @@ async def test_a_form_naming_no_start_event_of_the_model_is_refused_before_it_is
     form.add_field("startAt", (datetime.now(UTC) + timedelta(hours=1)).isoformat())
 
     await problem(await api.user("POST", BASE, data=form), 409)
-    assert await api.runtime.instance_views.by_target(None, limit=10, offset=0) == []
+    assert await api.runtime.instance_views.by_target(ADMIN, None, limit=10, offset=0) == []
 
 
 async def test_a_missing_attachment_is_404_and_a_directory_name_is_400(api):
@@ -423,7 +424,7 @@ async def test_another_user_cannot_kill_a_process(api):
     await a_definition(api)
     instance_id = (await start(api, "review:default:main", as_user="admin"))["instanceId"]
 
-    await problem(await api.user("DELETE", f"{BASE}/{instance_id}"), 403)
+    await problem(await api.user("DELETE", f"{BASE}/{instance_id}"), 404)
     assert (await api.admin("GET", f"{BASE}/{instance_id}")).status == 200
 
 

@@ -30,7 +30,8 @@ and `concord_payload.py` for what an upload runs):
 - The portal `GET /api/service/process_portal/start?entryPoint=…&param=…` starts the process
   (the query's other parameters are its arguments) and answers 303 to a plain HTML page with the
   definition's start form and the process's status. It needs a token like every route.
-- A user sees only processes they started; an admin sees all; anyone else is 403.
+- A user sees the processes they started or that are assigned to them or their teams; an admin
+  sees all. Another user's process is 404, as if it did not exist (the one rule of every face).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Choices where the seed is thin, wrong or differs from DSpace (seed-semantics.md,
   (stopped by a user; DSpace has no such state, the seed names it). A process waiting on a
   person (a flow started elsewhere) is RUNNING; one created but not started is SCHEDULED.
 - A user sees only their own processes (the collection and both searches are filtered), an
-  admin all; another user's process is 403. The collection takes the seed's `script`,
+  admin all (the one rule of every face: also those assigned to them or their teams); another
+  user's process is 403, as DSpace documents (every other face answers 404). The collection takes the seed's `script`,
   `userId`, `status` and `parameter.<name>` filters; `sort=<field>,<asc|desc>` on script,
   startTime, endTime, creationTime, status or userId (one key; newest first by default).
   `page` >= 0 and 1 <= `size` (capped at 2000 silently, default 20), else 400.
@@ -89,8 +90,7 @@ def _statuses(word: str | None) -> tuple[str, ...] | None:
 async def _page(request: web.Request, where: ProcessFilter, allowed: tuple[str, ...]) -> web.Response:
     ctx = request_context(request)
     runtime, principal = ctx.runtime, ctx.principal
-    if not principal.is_admin:
-        where.initiator = principal.user if where.initiator in (None, principal.user) else "\x00nobody"
+    where.visible_to = principal
     number, size = _paging(request)
     field, descending = _sort(request, allowed)
     rows, total = await runtime.process_views.page(where, sort=field, descending=descending, number=number, size=size)
@@ -129,7 +129,7 @@ async def _row(request: web.Request) -> ProcessSummary:
     row = await ctx.runtime.process_views.one(ctx.match("id"))
     if row is None:
         raise ProblemError(404, f"no process {ctx.match('id')[:80]!r}")
-    if not may_see(ctx.principal, row.initiator):
+    if not may_see(ctx.principal, row.initiator, row.assignment):
         raise ProblemError(403, "this process belongs to another user")
     return row
 
