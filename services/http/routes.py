@@ -28,4 +28,5 @@ class Route:
     response_media: str = "application/json"
     status: int = 200
     errors: tuple[int, ...] = ()
-    query: tuple[str, ...] = ()
+    # Query parameters by name (typed by name in the OpenAPI builder), or (name, JSON Schema).
+    query: tuple[str | tuple[str, dict[str, Any]], ...] = ()

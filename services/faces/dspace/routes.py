@@ -216,28 +216,30 @@ async def start_process(request: web.Request) -> web.Response:
     return _hal(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
 
 
+HAL = "application/hal+json"
 _PROCESS = {"type": "object", "description": "A DSpace process (HAL)"}
 _PAGE = {"type": "object", "description": "A HAL page"}
 _LIST = ("page", "size", "sort")
+_SEARCH_LIST = ("page", "size", ("sort", {"type": "string", "pattern": "^(startTime|endTime|creationTime)(,(asc|desc))?$"}))
 ROUTES = [
     Route("GET", P, list_processes, "Processes (yours; an admin's: all), filtered and paged", "dspace",
-          response=_PAGE, errors=(400,), query=(*_LIST, "script", "userId", "status", "parameter.<name>")),
+          response=_PAGE, response_media=HAL, errors=(400,), query=(*_LIST, "script", "userId", "status", "parameter.<name>")),
     Route("GET", P + "/search/byProperty", search_by_property, "Processes by user, script or status", "dspace",
-          response=_PAGE, errors=(400,), query=(*_LIST, "userId", "scriptName", "processStatus")),
-    Route("GET", P + "/search/own", search_own, "Your processes", "dspace", response=_PAGE, errors=(400,), query=_LIST),
-    Route("GET", f"{P}/{_ID}", get_process, "A process", "dspace", response=_PROCESS, errors=(404,)),
+          response=_PAGE, response_media=HAL, errors=(400,), query=(*_SEARCH_LIST, "userId", "scriptName", "processStatus")),
+    Route("GET", P + "/search/own", search_own, "Your processes", "dspace", response=_PAGE, response_media=HAL, errors=(400,), query=_SEARCH_LIST),
+    Route("GET", f"{P}/{_ID}", get_process, "A process", "dspace", response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("DELETE", f"{P}/{_ID}", delete_process, "Stop a process if it runs, then delete it", "dspace",
           status=204, errors=(404,)),
     Route("GET", f"{P}/{_ID}/output", process_output, "Console output lines with times (fromTime, toTime)", "dspace",
           response={"type": "array", "items": {"type": "object"}}, errors=(400, 404), query=("fromTime", "toTime")),
     Route("GET", f"{P}/{_ID}/files", process_files, "A process's input and output files", "dspace",
-          response=_PAGE, errors=(404,)),
+          response=_PAGE, response_media=HAL, errors=(404,)),
     Route("GET", f"{P}/{_ID}/files/{{name}}", process_file, "A file's content (Range, ETag)", "dspace",
           response={"type": "string", "format": "binary"}, response_media="application/octet-stream", errors=(404, 416)),
-    Route("GET", S, list_scripts, "Registered scripts", "dspace", response=_PAGE, errors=(400,), query=("page", "size")),
+    Route("GET", S, list_scripts, "Registered scripts", "dspace", response=_PAGE, response_media=HAL, errors=(400,), query=("page", "size")),
     Route("GET", S + "/{name}", get_script, "A registered script with its parameters", "dspace",
-          response=_PROCESS, errors=(404,)),
+          response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("POST", S + "/{name}/processes", start_process, "Start a script (multipart: properties, file, startTime)",
-          "dspace", body={"type": "object"}, body_media="multipart/form-data", response=_PROCESS, status=202,
+          "dspace", body={"type": "object"}, body_media="multipart/form-data", response=_PROCESS, response_media=HAL, status=202,
           errors=(400, 404, 413, 422)),
 ]

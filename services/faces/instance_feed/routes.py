@@ -66,5 +66,5 @@ ROUTES = [
     Route("GET", BASE, list_events, "An instance's events after a version (any face)", "instances",
           errors=(400, 404), query=("after",)),
     Route("GET", BASE + "/stream", stream_events, "An instance's events, live (server-sent events)", "instances",
-          response_media="text/event-stream", response={"type": "string"}, errors=(400, 404), query=("after",)),
+          response_media="text/event-stream", response={"type": "object"}, errors=(400, 404), query=("after",)),
 ]
