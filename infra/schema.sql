@@ -33,6 +33,37 @@ CREATE TABLE IF NOT EXISTS procession_tokens (
     role text NOT NULL CHECK (role IN ('admin', 'user')),
     created_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- Tokens (issue 9): a public id to list and revoke by, an optional expiry, revocation and
+-- last use; and the teams of each user, which Hackney assignments may name.
+ALTER TABLE procession_tokens ADD COLUMN IF NOT EXISTS id uuid NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE procession_tokens ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+ALTER TABLE procession_tokens ADD COLUMN IF NOT EXISTS revoked_at timestamptz;
+ALTER TABLE procession_tokens ADD COLUMN IF NOT EXISTS last_used_at timestamptz;
+CREATE UNIQUE INDEX IF NOT EXISTS procession_tokens_id_idx ON procession_tokens (id);
+CREATE TABLE IF NOT EXISTS procession_users (
+    username text PRIMARY KEY,
+    teams text[] NOT NULL DEFAULT '{}'
+);
+-- Every process caches tokens it has seen: a change that could refuse one (revoked, expiry,
+-- role, deleted) or change what it may see (a user's teams) is announced to all of them.
+-- Touching last_used_at alone announces nothing.
+CREATE OR REPLACE FUNCTION procession_tokens_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'procession_users' THEN
+        PERFORM pg_notify('procession_tokens', 'user:' || coalesce(NEW.username, OLD.username));
+    ELSE
+        PERFORM pg_notify('procession_tokens', 'token:' || OLD.token_hash);
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS procession_tokens_changed ON procession_tokens;
+CREATE TRIGGER procession_tokens_changed
+    AFTER UPDATE OF revoked_at, expires_at, role, username OR DELETE ON procession_tokens
+    FOR EACH ROW EXECUTE FUNCTION procession_tokens_changed();
+DROP TRIGGER IF EXISTS procession_users_changed ON procession_users;
+CREATE TRIGGER procession_users_changed
+    AFTER INSERT OR UPDATE OR DELETE ON procession_users
+    FOR EACH ROW EXECUTE FUNCTION procession_tokens_changed();
 
 -- One call appends a whole batch of commands: each command's events are checked against
 -- the versions they expect and written with a SHA-256 hash chained to the event before

@@ -1,8 +1,9 @@
 """Browser sessions of the portal, kept in PostgreSQL.
 
 A session is started by signing in with an API token; the browser holds only a random id
-(its hash is stored) and the session names the token's hash, so revoking the token deletes
-its sessions with it (ON DELETE CASCADE). A session unused for `idle_seconds` is over.
+(its hash is stored) and the session names the token's hash, so a session lives only while
+its token does: a revoked or expired token ends its sessions at once (and deleting a token
+deletes them). A session unused for `idle_seconds` is over.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from infra.tokens import Principal, digest
+
+
+# A token a session may still use: not revoked, not expired.
+_LIVE = "t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > clock_timestamp())"
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,12 @@ class SessionStore:
         """A new session for a valid token: its id (for the cookie) and the session; None for a bad token."""
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         row = await self.pool.fetchrow(
-            "WITH t AS (SELECT token_hash, username, role FROM procession_tokens WHERE token_hash = $1),"
+            "WITH t AS (SELECT token_hash, username, role FROM procession_tokens t WHERE token_hash = $1"
+            f" AND {_LIVE}),"
             " s AS (INSERT INTO procession_sessions (session_hash, token_hash, csrf)"
             " SELECT $2, token_hash, $3 FROM t RETURNING 1)"
-            " SELECT username, role FROM t, s",
+            " SELECT username, role, coalesce((SELECT teams FROM procession_users u WHERE u.username = t.username),"
+            " '{}') AS teams FROM t, s",
             digest(token), _hash(session_id), csrf,
         )
         if row is None:
@@ -52,18 +59,19 @@ class SessionStore:
             "DELETE FROM procession_sessions WHERE last_seen < clock_timestamp() - make_interval(secs => $1)",
             self.idle_seconds,
         )
-        return session_id, Session(Principal(row["username"], row["role"]), csrf)
+        return session_id, Session(Principal(row["username"], row["role"], tuple(row["teams"])), csrf)
 
     async def find(self, session_id: str) -> Session | None:
         """The live session with this id, its expiry moved on; None when unknown, idle too long or revoked."""
         row = await self.pool.fetchrow(
             "UPDATE procession_sessions s SET last_seen = clock_timestamp() FROM procession_tokens t"
             " WHERE s.session_hash = $1 AND t.token_hash = s.token_hash"
-            " AND s.last_seen >= clock_timestamp() - make_interval(secs => $2)"
-            " RETURNING t.username, t.role, s.csrf",
+            f" AND s.last_seen >= clock_timestamp() - make_interval(secs => $2) AND {_LIVE}"
+            " RETURNING t.username, t.role, s.csrf,"
+            " coalesce((SELECT teams FROM procession_users u WHERE u.username = t.username), '{}') AS teams",
             _hash(session_id), self.idle_seconds,
         )
-        return Session(Principal(row["username"], row["role"]), row["csrf"]) if row else None
+        return Session(Principal(row["username"], row["role"], tuple(row["teams"])), row["csrf"]) if row else None
 
     async def end(self, session_id: str) -> None:
         """Sign out: the session is gone."""

@@ -80,3 +80,6 @@ class Settings(BaseSettings):
     ready_relay_failure_seconds: float = 30.0
     # After SIGTERM/SIGINT: how long running scripts and in-flight requests get to finish.
     shutdown_grace_seconds: float = 25.0
+    # Tokens (issue 9): how long a process trusts a token it looked up. Revocations reach every
+    # process at once through the database's notifications; this only bounds a missed one.
+    token_cache_seconds: float = 30.0

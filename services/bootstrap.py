@@ -103,6 +103,7 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
     pool = await create_pool(await database_url(settings), size=settings.pool_size)
     store = EventStore(pool, create_mapper())
     runner = ProjectionRunner(store, PROJECTIONS)
+    tokens = TokenStore(pool, cache_seconds=settings.token_cache_seconds)
     try:
         migrating = follow if migrate is None else migrate
         if migrating:
@@ -110,6 +111,7 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
         elif not await schema_ready(pool):
             raise SchemaOutdated("the database schema is not this version's; run `procession db migrate`")
         await store.start()
+        await tokens.start()
         if follow:
             await runner.start(prepare=False)  # the migrations created the projections' tables
         executor = CommandExecutor(store, runner, consistency_timeout=settings.consistency_timeout_seconds)
@@ -125,7 +127,7 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
             pool=pool,
             store=store,
             projections=runner,
-            tokens=TokenStore(pool),
+            tokens=tokens,
             definitions=definitions,
             definition_views=DefinitionViews(pool),
             instances=instances,
@@ -150,5 +152,6 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
         )
     finally:
         await runner.stop()
+        await tokens.stop()
         await store.stop()
         await pool.close()

@@ -8,13 +8,16 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from importlib import metadata
+from typing import Any
 
 import orjson
 
 from aiohttp import web
 
 from infra.settings import Settings
+from infra.tokens import TokenInfo, parse_duration
 from services.audit import log as audit
 from infra.logs import configure_logging
 from services.bootstrap import PROJECTIONS, SchemaOutdated, runtime
@@ -46,29 +49,59 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _create_token(settings: Settings, user: str, role: str) -> str:
+async def _create_token(settings: Settings, args: argparse.Namespace) -> tuple[Any, str]:
     async with runtime(settings, follow=False) as rt:
-        return await rt.tokens.create(user, role)
+        return await rt.tokens.issue(args.user, args.role, expires_in=args.expires_in, teams=args.team)
 
 
 def token_create(args: argparse.Namespace) -> int:
-    """Print a new API token for a user."""
-    print(asyncio.run(_create_token(_settings(args), args.user, args.role)))
+    """Print a new API token for a user (its id goes to stderr); optionally expiring, with teams."""
+    ident, token = asyncio.run(_create_token(_settings(args), args))
+    print(f"token id {ident} (for `procession token revoke`)", file=sys.stderr)
+    print(token)
     return 0
 
 
-async def _revoke_token(settings: Settings, token: str) -> bool:
+def _when(moment: Any) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else "-"
+
+
+async def _list_tokens(settings: Settings) -> list[TokenInfo]:
     async with runtime(settings, follow=False) as rt:
-        return await rt.tokens.revoke(token)
+        return await rt.tokens.list_all()
+
+
+def token_list(args: argparse.Namespace) -> int:
+    """Print every token (id, user, role, teams, created, last used, expiry, state); never a secret."""
+    rows = [("ID", "USER", "ROLE", "TEAMS", "CREATED", "LAST USED", "EXPIRES", "STATE")]
+    for t in asyncio.run(_list_tokens(_settings(args))):
+        rows.append((str(t.id), t.user, t.role, ",".join(t.teams) or "-", _when(t.created), _when(t.last_used),
+                     _when(t.expires), t.state))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+async def _revoke_token(settings: Settings, token_id: str) -> bool:
+    async with runtime(settings, follow=False) as rt:
+        return await rt.tokens.revoke(token_id)
 
 
 def token_revoke(args: argparse.Namespace) -> int:
-    """Delete a token; the portal sessions started with it end too."""
-    if asyncio.run(_revoke_token(_settings(args), args.token)):
-        print("revoked")
-        return 0
-    print("no such token", file=sys.stderr)
-    return 1
+    """Revoke a token by its id: every service process refuses it from then on."""
+    if not asyncio.run(_revoke_token(_settings(args), args.id)):
+        print(f"no token {args.id}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.id}")
+    return 0
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 async def _rebuild(settings: Settings, names: list[str]) -> None:
@@ -215,9 +248,13 @@ def parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="create a token and print it", parents=[connection])
     create.add_argument("--user", required=True, help="the user the token acts as")
     create.add_argument("--role", choices=("admin", "user"), default="user", help="admin may change configurations (default user)")
+    create.add_argument("--expires-in", type=_duration, help="lifetime, e.g. 30d, 12h, 90m (default: never expires)")
+    create.add_argument("--team", action="append", help="a team of the user (repeat; replaces the user's teams)")
     create.set_defaults(func=token_create)
-    revoke = token.add_parser("revoke", help="delete a token (its portal sessions end too)")
-    revoke.add_argument("token")
+    listing = token.add_parser("list", help="list tokens (never their secrets)", parents=[connection])
+    listing.set_defaults(func=token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by its id (its portal sessions end too)", parents=[connection])
+    revoke.add_argument("id", help="the token's id, as `token list` shows it")
     revoke.set_defaults(func=token_revoke)
 
     projections = commands.add_parser("projections", help="read models").add_subparsers(dest="action", required=True)

@@ -17,17 +17,24 @@ a plain relative path.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import BodyPartReader, web
+from aiohttp.helpers import parse_mimetype
+from aiohttp.http_exceptions import HttpProcessingError
 
 from infra.archives import UnsafeArchive, check_name
 from services.http.problems import ProblemError
 
 _CHUNK = 64 * 1024
+# What aiohttp's multipart reader raises on a body that is not multipart: a part without
+# headers, a header line it cannot parse (InvalidHeader), a boundary it cannot find.
+_MALFORMED = (ValueError, AssertionError, KeyError, HttpProcessingError, binascii.Error)
 
 
 @dataclass
@@ -57,26 +64,43 @@ async def read_parts(
     request: web.Request, take: Callable[[BodyPartReader, bytes], None], *, max_parts: int, max_bytes: int
 ) -> None:
     """Hand each part of a multipart body with its content to `take`: 400 if it is not one, 413 past a cap."""
+    if not parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary", "").strip('"'):
+        raise ProblemError(400, "a multipart body needs a non-empty boundary parameter in its Content-Type")
     try:
         reader = await request.multipart()
-    except (ValueError, AssertionError, KeyError) as e:
+    except _MALFORMED as e:
         raise ProblemError(400, f"the body is not readable multipart/form-data: {e}") from None
     count, total = 0, 0
     while True:
         try:
             part = await reader.next()
-        except (ValueError, AssertionError) as e:
-            raise ProblemError(400, f"the multipart body is malformed: {e}") from None
+        except _MALFORMED as e:
+            raise ProblemError(400, f"the multipart body is malformed: {_said(e)}") from None
         if part is None:
+            if count == 0:  # RFC 2046: a multipart body has one or more parts
+                raise ProblemError(400, "the multipart body has no parts")
             return
         count += 1
         if count > max_parts:
             raise ProblemError(413, f"the form has more than {max_parts} parts")
         if not isinstance(part, BodyPartReader):
             raise ProblemError(400, "nested multipart bodies are not accepted")
+        _check_disposition(part)
         data = await _read_part(part, max_bytes - total)
         total += len(data)
         take(part, data)
+
+
+def _check_disposition(part: BodyPartReader) -> None:
+    # RFC 7578 4.2: every part is `Content-Disposition: form-data` with a `name` parameter.
+    disposition = (part.headers.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    if disposition != "form-data" or not part.name:
+        raise ProblemError(400, "every multipart part needs `Content-Disposition: form-data; name=...`")
+
+
+def _said(error: Exception) -> str:
+    # aiohttp's messages quote the offending bytes over several lines: one short line is enough.
+    return " ".join(str(error).split())[:200]
 
 
 def part_text(part: BodyPartReader, data: bytes) -> str:
@@ -102,10 +126,17 @@ async def _read_part(part: BodyPartReader, budget: int) -> bytes:
             out += chunk
             if len(out) > budget:
                 raise ProblemError(413, "the form is larger than this service accepts")
-    except (ValueError, AssertionError) as e:
-        raise ProblemError(400, f"the multipart body is malformed: {e}") from None
+    except _MALFORMED as e:
+        raise ProblemError(400, f"the multipart body is malformed: {_said(e)}") from None
+    if not part.headers.get("Content-Transfer-Encoding"):
+        return bytes(out)
     # Content-Transfer-Encoding (base64, quoted-printable) is undone here, as RFC 7578 allows it.
-    return bytes(part.decode(bytes(out))) if part.headers.get("Content-Transfer-Encoding") else bytes(out)
+    try:
+        if part.headers["Content-Transfer-Encoding"].strip().lower() == "base64":
+            return base64.b64decode(b"".join(bytes(out).split()), validate=True)
+        return bytes(part.decode(bytes(out)))
+    except (*_MALFORMED, RuntimeError) as e:  # RuntimeError: an encoding aiohttp does not know
+        raise ProblemError(400, f"part {part.name!r} cannot be decoded: {_said(e)}") from None
 
 
 def _classify(form: MultipartForm, name: str, part: BodyPartReader, data: bytes) -> None:

@@ -30,16 +30,61 @@ def _schema(shape: Any, components: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+_TEXT = {"type": "string", "minLength": 1}
+_COUNT = {"type": "integer", "minimum": 0}
+_DIGITS = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+_TIME = {"type": "string", "format": "date-time"}
+_STATUSES = ["RUNNING", "STOPPED", "FAILED", "SCHEDULED", "COMPLETED"]
+# The type, bounds and enums of every query parameter a route names, by name: the handlers
+# parse them by hand, and this is what they accept (a request outside it is a 400).
+QUERY: dict[str, dict[str, Any]] = {
+    "asOf": {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,18}$"}, _TIME]},
+    "targetId": {"type": "string"}, "pageSize": {"type": "integer", "minimum": 1, "maximum": 100},
+    "paginationToken": {"type": "string", "pattern": "^[0-9]{0,9}$"},
+    "page": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+    "size": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+    "script": {"type": "string"}, "scriptName": _TEXT, "userId": {"type": "string"},
+    "status": {"type": "string", "enum": _STATUSES}, "processStatus": {"type": "string", "enum": _STATUSES},
+    "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "minimum": -(10**9), "maximum": 10**9},
+    "entryPoint": _TEXT, "after": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+    "sort": {"type": "string", "pattern": "^(script|startTime|endTime|creationTime|status|userId)(,(asc|desc))?$"},
+    "limit": {"type": "integer", "minimum": 0, "maximum": 10_000},
+    "_limit": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+    "_skip": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+    "_sort": _TEXT, "_distinct": _TEXT,
+    "instanceOwnerPartyId": _DIGITS, "startEvent": _TEXT, "id": _TEXT, "elementId": _TEXT,
+}
+REQUIRED_QUERY = {"instanceOwnerPartyId", "entryPoint"}
+_PATH_PATTERN = re.compile(r"\{(\w+):([^}]*)\}")
+
+
+def _query_entry(entry: str | tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
+    # A route names a query parameter, or gives it with its own schema where it differs.
+    return (entry, None) if isinstance(entry, str) else entry
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    patterns = dict(_PATH_PATTERN.findall(route.path))
+    path = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": f"^(?:{patterns.get(name, '[^/]+')})$"}}
+        for name in _PARAM.findall(route.path)
+    ]
+    # A family of names (DSpace's `parameter.<name>`) has no OpenAPI form: the summary names it.
+    query = [
+        {"name": name, "in": "query", "required": name in REQUIRED_QUERY, "schema": schema or QUERY.get(name, _TEXT)}
+        for name, schema in map(_query_entry, route.query) if "<" not in name
+    ]
+    return path + query
+
+
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     problem = {"$ref": _REF.format(model="Problem")}
     operation: dict[str, Any] = {
         "summary": route.summary,
         "tags": [route.tag],
         "operationId": f"{route.tag}_{route.handler.__name__}",
-        "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _PARAM.findall(route.path)
-        ] + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in route.query],
+        "parameters": _parameters(route),
         "responses": {},
     }
     ok: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
@@ -56,7 +101,10 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         operation["requestBody"] = {
             "required": True, "content": {route.body_media: {"schema": _schema(route.body, components)}}
         }
-    if route.role != "public":
+    if route.role == "browser":  # a token, or none: a browser is sent to sign in (303)
+        operation["security"] = [{}, {"bearer": []}]
+        operation["x-role"] = "user"
+    elif route.role != "public":
         operation["security"] = [{"bearer": []}]
         operation["x-role"] = route.role
     return operation

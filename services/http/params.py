@@ -12,8 +12,9 @@ _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def integer(raw: str | None, name: str, *, default: int, minimum: int = 0, maximum: int = MAX_INT) -> int:
-    """`raw` as an ASCII integer in [minimum, maximum], `default` when absent; 400 naming `name` otherwise."""
-    if raw is None or raw == "":
+    """`raw` as an ASCII integer in [minimum, maximum], `default` when absent; 400 naming `name` otherwise
+    (an empty value too: it is not a number)."""
+    if raw is None:
         return default
     value = int(raw) if _INTEGER.fullmatch(raw) else None
     if value is None or not minimum <= value <= maximum:

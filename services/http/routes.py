@@ -9,7 +9,8 @@ from typing import Any, Literal
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Role = Literal["public", "user", "admin"]
+Role = Literal["public", "user", "admin", "browser"]
+"""`browser`: a user's route that a plain browser may also open without a token (the portal signs it in)."""
 
 
 @dataclass(frozen=True)
@@ -28,4 +29,5 @@ class Route:
     response_media: str = "application/json"
     status: int = 200
     errors: tuple[int, ...] = ()
-    query: tuple[str, ...] = ()
+    # Query parameters by name (typed by name in the OpenAPI builder), or (name, JSON Schema).
+    query: tuple[str | tuple[str, dict[str, Any]], ...] = ()

@@ -18,6 +18,10 @@ Item = tuple[int, str, bytes]
 """(id, event name, data): one SSE message."""
 
 
+class StreamEnd(Exception):
+    """Raised by a fetch to end an open stream quietly (the caller may no longer follow it)."""
+
+
 def resume_point(request: web.Request) -> int:
     """Where a stream starts: `Last-Event-ID`, else `?after=`, else the beginning."""
     raw = request.headers.get("Last-Event-ID") or request.query.get("after")
@@ -37,7 +41,7 @@ async def stream(
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     stopping = request.app[STOPPING]
-    with contextlib.suppress(ConnectionResetError):
+    with contextlib.suppress(ConnectionResetError, StreamEnd):
         while not stopping.is_set():
             signal = append_signal()  # taken before reading, so no append slips between
             items = await fetch(after)

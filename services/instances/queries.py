@@ -9,6 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
+from infra.tokens import Principal
+from services.instances.access import visible_sql
+
 
 class InstanceViews:
     """Queries on `instance_view`; single instances are read by folding their events."""
@@ -16,12 +19,19 @@ class InstanceViews:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def by_target(self, target_id: str | None, *, limit: int, offset: int) -> list[UUID]:
-        """Ids of live instances for a target (all when None), oldest first."""
+    async def by_target(self, who: Principal, target_id: str | None, *, limit: int, offset: int) -> list[UUID]:
+        """Ids of live instances the caller may see, for a target (all when None), oldest first."""
+        values: list[object] = [target_id]
+
+        def arg(value: object) -> str:
+            values.append(value)
+            return f"${len(values)}"
+
+        visible = visible_sql(who, arg)
         rows = await self.pool.fetch(
-            "SELECT instance_id FROM instance_view WHERE ($1::text IS NULL OR target_id = $1)"
-            " ORDER BY created_at, instance_id LIMIT $2 OFFSET $3",
-            target_id, limit, offset,
+            f"SELECT instance_id FROM instance_view WHERE ($1::text IS NULL OR target_id = $1) AND {visible}"
+            f" ORDER BY created_at, instance_id LIMIT {arg(limit)} OFFSET {arg(offset)}",
+            *values,
         )
         return [r["instance_id"] for r in rows]
 
@@ -30,29 +40,31 @@ class InstanceViews:
         """A page of instances matching `where`, sorted by one of `PORTAL_SORTS`, and the total count."""
         return await _list_page(self.pool, where, sort=sort, descending=descending, offset=offset, limit=limit)
 
-    async def counts_by_status(self, visible_to: str | None) -> dict[str, int]:
-        """How many instances are in each status (a user's own, or everyone's)."""
-        rows = await self.pool.fetch(
-            "SELECT status, count(*) AS n FROM instance_view WHERE ($1::text IS NULL OR initiator = $1) GROUP BY status",
-            visible_to,
-        )
+    async def counts_by_status(self, who: Principal) -> dict[str, int]:
+        """How many instances the caller may see are in each status."""
+        values: list[Any] = []
+        visible = visible_sql(who, _collector(values))
+        rows = await self.pool.fetch(f"SELECT status, count(*) AS n FROM instance_view WHERE {visible} GROUP BY status", *values)
         return {r["status"]: r["n"] for r in rows}
 
-    async def runs_per_hour(self, visible_to: str | None, since: datetime) -> list[tuple[datetime, int]]:
-        """Instances created per hour since a moment, oldest hour first (hours with none included)."""
+    async def runs_per_hour(self, who: Principal, since: datetime) -> list[tuple[datetime, int]]:
+        """Instances the caller may see created per hour since a moment, oldest hour first (hours with none included)."""
+        values: list[Any] = [since]
+        visible = visible_sql(who, _collector(values))
         rows = await self.pool.fetch(
             "SELECT h AS hour, (SELECT count(*) FROM instance_view WHERE created_at >= h AND created_at < h + interval '1 hour'"
-            " AND ($1::text IS NULL OR initiator = $1)) AS n"
-            " FROM generate_series(date_trunc('hour', $2::timestamptz), now(), interval '1 hour') h ORDER BY h",
-            visible_to, since,
+            f" AND {visible}) AS n"
+            " FROM generate_series(date_trunc('hour', $1::timestamptz), now(), interval '1 hour') h ORDER BY h",
+            *values,
         )
         return [(r["hour"], r["n"]) for r in rows]
 
-    async def changed_since(self, visible_to: str | None, since: datetime) -> datetime | None:
-        """The latest change time of any (visible) instance after `since`, or None: the list's live signal."""
+    async def changed_since(self, who: Principal, since: datetime) -> datetime | None:
+        """The latest change time of any instance the caller may see after `since`, or None: the list's live signal."""
+        values: list[Any] = [since]
+        visible = visible_sql(who, _collector(values))
         return await self.pool.fetchval(
-            "SELECT max(updated_at) FROM instance_view WHERE updated_at > $2 AND ($1::text IS NULL OR initiator = $1)",
-            visible_to, since,
+            f"SELECT max(updated_at) FROM instance_view WHERE updated_at > $1 AND {visible}", *values,
         )
 
 
@@ -67,7 +79,7 @@ PORTAL_SORTS = {
 class InstanceFilter:
     """What a list of instances asks for; every set field narrows it."""
 
-    visible_to: str | None = None  # a user's own instances only (None: everyone's, for admins)
+    visible_to: Principal | None = None  # only what this caller may see (the one ownership rule); None: all
     statuses: tuple[str, ...] = ()
     definition: str | None = None
     initiator: str | None = None
@@ -125,7 +137,7 @@ async def _list_page(pool: asyncpg.Pool, where: InstanceFilter, *, sort: str, de
         return f"${len(values)}"
 
     if where.visible_to is not None:
-        clauses.append(f"initiator = {arg(where.visible_to)}")
+        clauses.append(visible_sql(where.visible_to, arg))
     if where.statuses:
         clauses.append(f"status = ANY({arg(list(where.statuses))}::text[])")
     if where.definition:
@@ -147,3 +159,11 @@ async def _list_page(pool: asyncpg.Pool, where: InstanceFilter, *, sort: str, de
             f" LIMIT {arg(limit)} OFFSET {arg(offset)}", *values,
         )
     return InstancePage([_row(r) for r in rows], total)
+
+
+def _collector(values: list[Any]) -> Any:
+    """An `arg(value)` for `visible_sql` that appends to `values` and names the placeholder."""
+    def arg(value: Any) -> str:
+        values.append(value)
+        return f"${len(values)}"
+    return arg

@@ -35,6 +35,7 @@ from services.instances.commands import (
     StopInstance,
     UpdateInstance,
 )
+from services.instances.access import may_access
 from services.instances.waits import wait_for
 
 # Stop and delete are decided again this many times when a worker's write got in first.
@@ -59,6 +60,19 @@ class InstanceService:
             raise NotFound(f"no process instance {instance_id!r}") from None
         instance = await load(self.store, uid, to_version=version, until=until)
         if not isinstance(instance, ProcessInstance) or instance.deleted:
+            raise NotFound(f"no process instance {instance_id}")
+        return instance
+
+    async def visible(
+        self, who: Principal, instance_id: UUID | str, *, version: int | None = None, until: datetime | None = None
+    ) -> ProcessInstance:
+        """`get`, for a caller who may see the instance (`access.may_access`); NotFound otherwise, as if absent.
+
+        Who may see it is judged on the instance as it is now, also when it is read as it was.
+        """
+        instance = await self.get(instance_id, version=version, until=until)
+        current = instance if version is None and until is None else await self.get(instance_id)
+        if not may_access(who, current.initiator, current.assignment):
             raise NotFound(f"no process instance {instance_id}")
         return instance
 
@@ -172,6 +186,8 @@ class InstanceService:
     ) -> InstanceChanged:
         async def decide() -> Decision[InstanceChanged]:
             instance = await self.get(command.instance_id)
+            if not may_access(who, instance.initiator, instance.assignment):
+                raise NotFound(f"no process instance {command.instance_id}")
             check_if_match(instance, getattr(command, "if_match", None))
             outcome = change(instance, await self.graph_of(instance))
             return Decision([instance], self._answer(instance, outcome if isinstance(outcome, list) else []))

@@ -9,11 +9,16 @@ from uuid import UUID
 
 import asyncpg
 
+from infra.tokens import Principal
+from services.instances.access import visible_sql
+
 # Sortable fields (the document's names) and their columns.
 SORTS = {
-    "script": "coalesce(script, definition_key)", "startTime": "coalesce(started_at, scheduled_for)",
-    "endTime": "ended_at", "creationTime": "created_at", "status": "status", "userId": "initiator",
+    "script": "coalesce(p.script, p.definition_key)", "startTime": "coalesce(p.started_at, p.scheduled_for)",
+    "endTime": "p.ended_at", "creationTime": "p.created_at", "status": "p.status", "userId": "p.initiator",
 }
+# A process row with its instance's assignment (who else may see it).
+_FROM = "FROM process_view p LEFT JOIN instance_view i ON i.instance_id = p.instance_id"
 
 
 @dataclass
@@ -26,6 +31,8 @@ class ProcessFilter:
     since: datetime | None = None  # created at or after
     # Each entry: the canonical keys a parameter name may mean, and the value wanted.
     parameters: list[tuple[set[str], str]] = field(default_factory=list)
+    # Only what this caller may see (the one ownership rule); None: no such limit.
+    visible_to: Principal | None = None
 
 
 @dataclass(frozen=True)
@@ -42,13 +49,16 @@ class ProcessSummary:
     scheduled_for: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
+    # The instance's assignment (who else may see it), from the instance summary.
+    assignment: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
         return self.status in ("completed", "failed", "stopped")
 
 
-_COLUMNS = ", ".join(ProcessSummary.__dataclass_fields__)
+_COLUMNS = ", ".join(f"p.{name}" for name in ProcessSummary.__dataclass_fields__ if name != "assignment")
+_ROW = f"SELECT {_COLUMNS}, i.assignment {_FROM}"
 
 
 class ProcessViews:
@@ -63,7 +73,7 @@ class ProcessViews:
             uid = UUID(instance_id)
         except ValueError:
             return None
-        row = await self.pool.fetchrow(f"SELECT {_COLUMNS} FROM process_view WHERE instance_id = $1", uid)
+        row = await self.pool.fetchrow(_ROW + " WHERE p.instance_id = $1", uid)
         return None if row is None else ProcessSummary(**row)
 
     async def page(
@@ -76,22 +86,23 @@ class ProcessViews:
             values.append(value)
             return f"${len(values)}"
 
+        if where.visible_to is not None:
+            clauses.append(visible_sql(where.visible_to, arg, initiator="p.initiator", assignment="i.assignment"))
         if where.initiator is not None:
-            clauses.append(f"initiator = {arg(where.initiator)}")
+            clauses.append(f"p.initiator = {arg(where.initiator)}")
         if where.script is not None:
-            clauses.append(f"coalesce(script, definition_key) = {arg(where.script)}")
+            clauses.append(f"coalesce(p.script, p.definition_key) = {arg(where.script)}")
         if where.since is not None:
-            clauses.append(f"created_at >= {arg(where.since)}")
+            clauses.append(f"p.created_at >= {arg(where.since)}")
         if where.statuses is not None:
-            clauses.append(f"status = ANY({arg(list(where.statuses))}::text[])")
+            clauses.append(f"p.status = ANY({arg(list(where.statuses))}::text[])")
         for keys, value in where.parameters:
-            clauses.append(f"EXISTS (SELECT 1 FROM unnest({arg(sorted(keys))}::text[]) k WHERE parameters ->> k = {arg(value)})")
+            clauses.append(f"EXISTS (SELECT 1 FROM unnest({arg(sorted(keys))}::text[]) k WHERE p.parameters ->> k = {arg(value)})")
         condition = " AND ".join(clauses) or "true"
-        total = await self.pool.fetchval(f"SELECT count(*) FROM process_view WHERE {condition}", *values)
-        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, instance_id"
+        total = await self.pool.fetchval(f"SELECT count(*) {_FROM} WHERE {condition}", *values)
+        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, p.instance_id"
         rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM process_view WHERE {condition} ORDER BY {order}"
-            f" LIMIT {arg(size)} OFFSET {arg(number * size)}",
+            f"{_ROW} WHERE {condition} ORDER BY {order} LIMIT {arg(size)} OFFSET {arg(number * size)}",
             *values,
         )
         return [ProcessSummary(**r) for r in rows], total

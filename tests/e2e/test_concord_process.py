@@ -17,13 +17,13 @@ async def test_status_uses_the_documents_fields_and_timestamp_format(api):
     assert entry["createdAt"].endswith("+0000") and len(entry["createdAt"]) == len("2017-07-19T16:31:39.331+0000")
 
 
-async def test_another_users_process_is_403_and_an_admin_sees_all(api):
+async def test_another_users_process_is_404_as_if_absent_and_an_admin_sees_all(api):
     await a_definition(api)
     admins = (await start(api, "review:default:main", as_user="admin"))["instanceId"]
     users = (await start(api, "review:default:main"))["instanceId"]
 
-    await problem(await api.user("GET", f"{BASE}/{admins}"), 403)
-    await problem(await api.user("GET", f"{BASE}/{admins}/waitForCompletion", params={"timeout": "0"}), 403)
+    await problem(await api.user("GET", f"{BASE}/{admins}"), 404)
+    await problem(await api.user("GET", f"{BASE}/{admins}/waitForCompletion", params={"timeout": "0"}), 404)
     assert (await api.admin("GET", f"{BASE}/{users}")).status == 200
 
 
@@ -69,5 +69,5 @@ async def test_another_user_cannot_kill_a_process(api):
     await a_definition(api)
     instance_id = (await start(api, "review:default:main", as_user="admin"))["instanceId"]
 
-    await problem(await api.user("DELETE", f"{BASE}/{instance_id}"), 403)
+    await problem(await api.user("DELETE", f"{BASE}/{instance_id}"), 404)
     assert (await api.admin("GET", f"{BASE}/{instance_id}")).status == 200

@@ -10,6 +10,7 @@ import pytest
 
 from tests.concord_face import BASE, MODEL
 from tests.concord_face import settings  # noqa: F401 (the fixture: the face's small caps)
+from tests.factories import ALICE
 from tests.problems import problem
 from tests.zips import HOSTILE, a_zip
 
@@ -23,7 +24,7 @@ async def test_a_hostile_archive_is_refused_and_nothing_is_written_or_started(ap
 
     await problem(r, 400, 413)
     assert list(sentinel.iterdir()) == []
-    assert await api.runtime.instance_views.by_target(None, limit=10, offset=0) == []
+    assert await api.runtime.instance_views.by_target(ALICE, None, limit=10, offset=0) == []
 
 
 async def test_a_hostile_archive_in_a_form_is_refused_too(api):

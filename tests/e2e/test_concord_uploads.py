@@ -11,6 +11,7 @@ import pytest
 from services.scheduling.scheduler import Scheduler
 from tests.concord_face import BASE, MODEL, script_zip, status_of, upload
 from tests.concord_face import settings  # noqa: F401 (the fixture: the face's small caps)
+from tests.factories import ALICE
 from tests.problems import problem
 from tests.zips import a_zip
 
@@ -95,7 +96,7 @@ async def test_a_form_naming_no_start_event_of_the_model_is_refused_before_it_is
     form.add_field("startAt", (datetime.now(UTC) + timedelta(hours=1)).isoformat())
 
     await problem(await api.user("POST", BASE, data=form), 409)
-    assert await api.runtime.instance_views.by_target(None, limit=10, offset=0) == []
+    assert await api.runtime.instance_views.by_target(ALICE, None, limit=10, offset=0) == []
 
 
 async def test_invalid_script_arguments_in_an_archive_are_422_and_start_nothing(api):

@@ -10,6 +10,7 @@ from infra.tokens import Principal
 from services.instances.commands import CompleteTask, CreateInstance, FailTask
 
 WORKER = Principal("worker", "admin")
+BOB = Principal("bob", "user")  # the e2e user token's user: the instance is theirs
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def settings(settings):
 async def a_script_instance(api, key: str = "job") -> str:
     r = await api.admin("POST", "/api/process/v1", json={"_id": key, "script": "echo-params"})
     assert r.status == 201, await r.text()
-    result = await api.runtime.instances.create(WORKER, CreateInstance(key, parameters={"n": 1}))
+    result = await api.runtime.instances.create(BOB, CreateInstance(key, parameters={"n": 1}))
     return result.id
 
 

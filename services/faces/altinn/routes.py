@@ -17,6 +17,10 @@ Choices where the document is thin or wrong (see docs/faces.md, Altinn):
   (`2019-10-10T32:22.00Z`) are plain ISO-8601 here.
 - `{partyId}` must be the instance's `instanceOwnerPartyId` and `{key}` its definition; else 404.
   An instance started through another face (Hackney, Concord) has no party: it is party `0`.
+- Who may see and move an instance is the one rule of every face (initiator, assignee or
+  admin; otherwise 404). A task's `altinn:actions` are what a user may do there: `next` naming
+  an action the task does not list (nor its type's default, e.g. `write` on a data task) is 403;
+  an admin may name any. `next` without an action does the task type's default, as Altinn does.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from events.errors import NotFound
 from events.flow import FlowGraph
 from events.instance import ProcessInstance
 from events.workflow import is_xml
+from infra.tokens import Principal
 from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state
 from services.http.body import read_json
 from services.http.context import request_context
@@ -83,7 +88,8 @@ def _instance_body(instance: ProcessInstance, graph: FlowGraph) -> dict[str, Any
 async def _instance(request: web.Request, *, past: bool = False) -> tuple[ProcessInstance, FlowGraph]:
     ctx, m = request_context(request), request.match_info
     service, moment = ctx.runtime.instances, ctx.as_of if past else None
-    instance = await service.get(m["instanceGuid"], version=moment and moment.version, until=moment and moment.moment)
+    instance = await service.visible(ctx.principal, m["instanceGuid"], version=moment and moment.version,
+                                     until=moment and moment.moment)
     if instance.definition_key != m["key"] or (instance.owner or NO_PARTY) != m["partyId"]:
         raise NotFound(f"no instance {m['partyId']}/{m['instanceGuid']} of app {m['key']}")
     return instance, await service.graph_of(instance)
@@ -120,7 +126,7 @@ async def get_next(request: web.Request) -> web.Response:
 
 async def put_next(request: web.Request) -> web.Response:
     """Leave the current task for `?id=`, the body's action's branch, or the only next element."""
-    instance, _ = await _instance(request)
+    instance, graph = await _instance(request)
     action = None
     if request.can_read_body:
         body = await read_json(request)
@@ -128,8 +134,20 @@ async def put_next(request: web.Request) -> web.Response:
             raise ProblemError(400, "the body is {\"action\": \"<name>\"}", title="Malformed JSON")
         action = body.get("action")
     ctx = request_context(request)
+    _check_action(ctx.principal, instance, graph, action)
     command = MoveOn(str(instance.id), request.query.get("id") or request.query.get("elementId"), action, ctx.if_match)
     return await _answer(request, await ctx.runtime.instances.next(ctx.principal, command, ctx.idempotency_key))
+
+
+def _check_action(who: Principal, instance: ProcessInstance, graph: FlowGraph, action: str | None) -> None:
+    """A user may only name an action the current task's `altinn:actions` list (403); an admin any."""
+    if who.is_admin or instance.current_task is None or action is None:
+        return
+    node = graph.node(instance.current_task)
+    allowed = [a.strip() for a in node.extensions.get("actions", "").split(",") if a.strip()]
+    if action not in allowed and action != node.default_action:
+        raise ProblemError(403, f"action {action!r} is not allowed at task {node.id} (allowed: {', '.join(allowed) or 'none'})",
+                           title="Forbidden")
 
 
 async def complete_process(request: web.Request) -> web.Response:

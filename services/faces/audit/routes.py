@@ -21,6 +21,7 @@ from services.http.routes import Route
 
 NDJSON = "application/x-ndjson"
 MAX_LIMIT = 10_000
+MAX_POSITION = 2**63 - 1  # a bigint
 
 
 def _ndjson(lines: list[dict[str, Any]]) -> web.Response:
@@ -41,7 +42,7 @@ def _aggregate(request: web.Request) -> UUID:
 
 def _page(request: web.Request) -> tuple[int, int]:
     ctx = request_context(request)
-    return ctx.integer("after", default=0, maximum=2**63 - 1), ctx.integer("limit", default=1000, maximum=MAX_LIMIT)
+    return ctx.integer("after", default=0, maximum=MAX_POSITION), ctx.integer("limit", default=1000, maximum=MAX_LIMIT)
 
 
 async def events_feed(request: web.Request) -> web.Response:
@@ -85,17 +86,18 @@ async def event_type_schema(request: web.Request) -> web.Response:
 
 
 _LINE = list[StoredEventLine]
+_AFTER = ("after", {"type": "integer", "minimum": 0, "maximum": MAX_POSITION})
 ROUTES = [
     Route("GET", "/api/v1/events", events_feed, "The global event log after a position, as NDJSON", "audit",
-          role="admin", response=_LINE, response_media=NDJSON, errors=(400,), query=("after", "limit")),
+          role="admin", response=_LINE, response_media=NDJSON, errors=(400,), query=(_AFTER, "limit")),
     Route("GET", "/api/v1/events/stream", events_stream, "The global event log, live (SSE; resumes from Last-Event-ID)",
-          "audit", role="admin", response={"type": "string"}, response_media="text/event-stream", errors=(400,)),
+          "audit", role="admin", response={"type": "object"}, response_media="text/event-stream", errors=(400,)),
     Route("GET", "/api/v1/aggregates/{aggregate_id}/events", aggregate_feed,
           "One aggregate's events after a version, as NDJSON", "audit", role="admin", response=_LINE,
-          response_media=NDJSON, errors=(400, 404), query=("after", "limit")),
+          response_media=NDJSON, errors=(400, 404), query=(_AFTER, "limit")),
     Route("GET", "/api/v1/aggregates/{aggregate_id}/events/stream", aggregate_stream,
           "One aggregate's events, live (SSE; resumes from Last-Event-ID)", "audit", role="admin",
-          response={"type": "string"}, response_media="text/event-stream", errors=(400, 404)),
+          response={"type": "object"}, response_media="text/event-stream", errors=(400, 404)),
     Route("GET", "/api/asyncapi.json", asyncapi, "The AsyncAPI 3 document of the Kafka topics", "audit",
           role="public", response={"type": "object"}),
     Route("GET", "/api/schemas/events/{event_type}", event_type_schema,

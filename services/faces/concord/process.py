@@ -1,6 +1,7 @@
 """The Concord face's reads of one process: status, kill, wait, log, attachments, portal page.
 
-Every handler first checks the caller may see the process (own, or admin; 403 otherwise).
+Every handler first checks the caller may see the process (the one ownership rule of
+`services.instances.access`); one they may not see is 404, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ from services.http.context import request_context
 from services.http.headers import json_response
 from services.http.problems import ProblemError
 from services.http.ranges import ranged_file_response, ranged_response
-from services.instances.access import may_see
 from services.instances.waits import finished
 from services.scripts.commands import StopProcess
 
 
 async def visible_instance(request: web.Request) -> ProcessInstance:
-    """The process named in the path, if the caller may see it (own, or admin); 404 / 403."""
+    """The process named in the path, if the caller may see it; 404 otherwise."""
     ctx = request_context(request)
-    instance = await ctx.runtime.instances.get(ctx.match("id"))
-    if not may_see(ctx.principal, instance.initiator):
-        raise ProblemError(403, "this process belongs to another user")
-    return instance
+    return await ctx.runtime.instances.visible(ctx.principal, ctx.match("id"))
 
 
 def wait_limit(request: web.Request) -> float:

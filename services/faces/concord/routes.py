@@ -29,7 +29,8 @@ upload runs):
 - The portal `GET /api/service/process_portal/start?entryPoint=…&param=…` starts the process
   (the query's other parameters are its arguments) and answers 303 to a plain HTML page with the
   definition's start form and the process's status. It needs a token like every route.
-- A user sees only processes they started; an admin sees all; anyone else is 403.
+- A user sees the processes they started or that are assigned to them or their teams; an admin
+  sees all. Another user's process is 404, as if it did not exist (the one rule of every face).
 - Concord projects (`concord.yml`): `project.py` refuses at start what cannot run here;
   `forms.py` holds the form API and the `resume` route; a flow's own log lines read
   `<ISO time> [INFO ] <text>` (`[ERROR]` for the failure), as Concord's do.
@@ -75,7 +76,7 @@ ROUTES = [
     Route("POST", ONE + "/attachment/{name:.+}", get_attachment, "Download an attachment (the document's POST)",
           "concord", response=_BYTES, response_media="application/octet-stream", errors=(400, 404, 416)),
     Route("GET", PORTAL + "/start", portal_start, "Start from a browser, then see the process page", "concord",
-          status=303, errors=(400, 404, 409, 422), query=("entryPoint",)),
+          role="browser", status=303, errors=(400, 404, 409, 422), query=("entryPoint",)),
     Route("GET", PORTAL + "/process/{id}", portal_page_view, "A process's page: start form and status", "concord",
-          response=_TEXT, response_media="text/html", errors=_ONE_ERRORS),
+          role="browser", response=_TEXT, response_media="text/html", errors=_ONE_ERRORS),
 ]

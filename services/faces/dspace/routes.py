@@ -7,7 +7,8 @@ Choices where the seed is thin, wrong or differs from DSpace (see docs/faces.md,
   (stopped by a user; DSpace has no such state, the seed names it). A process waiting on a
   person (a flow started elsewhere) is RUNNING; one created but not started is SCHEDULED.
 - A user sees only their own processes (the collection and both searches are filtered), an
-  admin all; another user's process is 403. The collection takes the seed's `script`,
+  admin all (the one rule of every face: also those assigned to them or their teams); another
+  user's process is 403, as DSpace documents (every other face answers 404). The collection takes the seed's `script`,
   `userId`, `status` and `parameter.<name>` filters; `sort=<field>,<asc|desc>` on script,
   startTime, endTime, creationTime, status or userId (one key; newest first by default).
   `page` >= 0 and 1 <= `size` (capped at 2000 silently, default 20), else 400.
@@ -89,8 +90,7 @@ def _statuses(word: str | None) -> tuple[str, ...] | None:
 async def _page(request: web.Request, where: ProcessFilter, allowed: tuple[str, ...]) -> web.Response:
     ctx = request_context(request)
     runtime, principal = ctx.runtime, ctx.principal
-    if not principal.is_admin:
-        where.initiator = principal.user if where.initiator in (None, principal.user) else "\x00nobody"
+    where.visible_to = principal
     number, size = _paging(request)
     field, descending = _sort(request, allowed)
     rows, total = await runtime.process_views.page(where, sort=field, descending=descending, number=number, size=size)
@@ -129,7 +129,7 @@ async def _row(request: web.Request) -> ProcessSummary:
     row = await ctx.runtime.process_views.one(ctx.match("id"))
     if row is None:
         raise ProblemError(404, f"no process {ctx.match('id')[:80]!r}")
-    if not may_see(ctx.principal, row.initiator):
+    if not may_see(ctx.principal, row.initiator, row.assignment):
         raise ProblemError(403, "this process belongs to another user")
     return row
 
@@ -216,28 +216,30 @@ async def start_process(request: web.Request) -> web.Response:
     return _hal(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
 
 
+HAL = "application/hal+json"
 _PROCESS = {"type": "object", "description": "A DSpace process (HAL)"}
 _PAGE = {"type": "object", "description": "A HAL page"}
 _LIST = ("page", "size", "sort")
+_SEARCH_LIST = ("page", "size", ("sort", {"type": "string", "pattern": "^(startTime|endTime|creationTime)(,(asc|desc))?$"}))
 ROUTES = [
     Route("GET", P, list_processes, "Processes (yours; an admin's: all), filtered and paged", "dspace",
-          response=_PAGE, errors=(400,), query=(*_LIST, "script", "userId", "status", "parameter.<name>")),
+          response=_PAGE, response_media=HAL, errors=(400,), query=(*_LIST, "script", "userId", "status", "parameter.<name>")),
     Route("GET", P + "/search/byProperty", search_by_property, "Processes by user, script or status", "dspace",
-          response=_PAGE, errors=(400,), query=(*_LIST, "userId", "scriptName", "processStatus")),
-    Route("GET", P + "/search/own", search_own, "Your processes", "dspace", response=_PAGE, errors=(400,), query=_LIST),
-    Route("GET", f"{P}/{_ID}", get_process, "A process", "dspace", response=_PROCESS, errors=(404,)),
+          response=_PAGE, response_media=HAL, errors=(400,), query=(*_SEARCH_LIST, "userId", "scriptName", "processStatus")),
+    Route("GET", P + "/search/own", search_own, "Your processes", "dspace", response=_PAGE, response_media=HAL, errors=(400,), query=_SEARCH_LIST),
+    Route("GET", f"{P}/{_ID}", get_process, "A process", "dspace", response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("DELETE", f"{P}/{_ID}", delete_process, "Stop a process if it runs, then delete it", "dspace",
           status=204, errors=(404,)),
     Route("GET", f"{P}/{_ID}/output", process_output, "Console output lines with times (fromTime, toTime)", "dspace",
           response={"type": "array", "items": {"type": "object"}}, errors=(400, 404), query=("fromTime", "toTime")),
     Route("GET", f"{P}/{_ID}/files", process_files, "A process's input and output files", "dspace",
-          response=_PAGE, errors=(404,)),
+          response=_PAGE, response_media=HAL, errors=(404,)),
     Route("GET", f"{P}/{_ID}/files/{{name}}", process_file, "A file's content (Range, ETag)", "dspace",
           response={"type": "string", "format": "binary"}, response_media="application/octet-stream", errors=(404, 416)),
-    Route("GET", S, list_scripts, "Registered scripts", "dspace", response=_PAGE, errors=(400,), query=("page", "size")),
+    Route("GET", S, list_scripts, "Registered scripts", "dspace", response=_PAGE, response_media=HAL, errors=(400,), query=("page", "size")),
     Route("GET", S + "/{name}", get_script, "A registered script with its parameters", "dspace",
-          response=_PROCESS, errors=(404,)),
+          response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("POST", S + "/{name}/processes", start_process, "Start a script (multipart: properties, file, startTime)",
-          "dspace", body={"type": "object"}, body_media="multipart/form-data", response=_PROCESS, status=202,
+          "dspace", body={"type": "object"}, body_media="multipart/form-data", response=_PROCESS, response_media=HAL, status=202,
           errors=(400, 404, 413, 422)),
 ]

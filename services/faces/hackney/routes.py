@@ -113,8 +113,8 @@ async def start_named(request: web.Request) -> web.Response:
 async def _instance_named(request: web.Request, *, past: bool = False) -> ProcessInstance:
     ctx = request_context(request)
     moment = ctx.as_of if past else None
-    instance = await ctx.runtime.instances.get(
-        ctx.match("id"), version=moment and moment.version, until=moment and moment.moment
+    instance = await ctx.runtime.instances.visible(
+        ctx.principal, ctx.match("id"), version=moment and moment.version, until=moment and moment.moment
     )
     if instance.definition_key != ctx.match("processName"):
         raise NotFound(f"no {ctx.match('processName')} process {ctx.match('id')}")
@@ -152,9 +152,11 @@ async def update_process(request: web.Request) -> web.Response:
 async def list_processes(request: web.Request) -> web.Response:
     """`GET /api/v1/process?targetId=&pageSize=&paginationToken=`."""
     ctx = request_context(request)
-    size = ctx.integer("pageSize", default=_PAGE_SIZE, minimum=1, maximum=999_999_999)
-    offset = ctx.integer("paginationToken", default=0, maximum=999_999_999)
-    ids = await ctx.runtime.instance_views.by_target(request.query.get("targetId"), limit=min(size, _MAX_PAGE_SIZE) + 1, offset=offset)
+    # An empty value means the default here, as Hackney's own list reads it.
+    size = integer(request.query.get("pageSize") or None, "pageSize", default=_PAGE_SIZE, minimum=1, maximum=_MAX_PAGE_SIZE)
+    offset = integer(request.query.get("paginationToken") or None, "paginationToken", default=0, maximum=999_999_999)
+    target = request.query.get("targetId") or None
+    ids = await ctx.runtime.instance_views.by_target(ctx.principal, target, limit=size + 1, offset=offset)
     page = [render(await ctx.runtime.instances.get(i)) for i in ids[:size]]
     token = str(offset + size) if len(ids) > size else None
     return json_response({"results": page, "paginationDetails": {"nextToken": token}})

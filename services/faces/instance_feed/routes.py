@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from events.errors import NotFound
 from services.http import sse
 from services.http.headers import json_response
 from services.http.params import MAX_VERSION, integer
@@ -28,12 +29,13 @@ def _entry(event: Any) -> dict[str, Any]:
 
 
 def _after(raw: str | None, name: str) -> int:
-    return integer(raw, name, default=0, maximum=MAX_VERSION)
+    return integer(raw or None, name, default=0, maximum=MAX_VERSION)  # empty: from the start
 
 
 async def _events_after(request: web.Request, after: int) -> list[dict[str, Any]]:
-    instances = request_context(request).runtime.instances
-    return [_entry(e) for e in await instances.events(request.match_info["id"], after, 10_000)]
+    ctx = request_context(request)
+    instance = await ctx.runtime.instances.visible(ctx.principal, ctx.match("id"))
+    return [_entry(e) for e in await ctx.runtime.instances.events(instance.id, after, 10_000)]
 
 
 async def list_events(request: web.Request) -> web.Response:
@@ -44,10 +46,16 @@ async def list_events(request: web.Request) -> web.Response:
 async def stream_events(request: web.Request) -> web.StreamResponse:
     """The instance's events as they happen (text/event-stream), resuming after `Last-Event-ID`."""
     after = _after(request.headers.get("Last-Event-ID") or request.query.get("after"), "Last-Event-ID")
-    runtime = request_context(request).runtime
-    instance = await runtime.instances.get(request.match_info["id"])  # 404 before the stream opens
+    ctx = request_context(request)
+    runtime, who = ctx.runtime, ctx.principal
+    instance = await runtime.instances.visible(who, ctx.match("id"))  # 404 before the stream opens
 
     async def fetch(version: int) -> list[sse.Item]:
+        # Taken away (reassigned, deleted) while the stream is open: it ends, nothing more is sent.
+        try:
+            await runtime.instances.visible(who, instance.id)
+        except NotFound:
+            raise sse.StreamEnd from None
         entries = [_entry(e) for e in await runtime.instances.events(instance.id, version, 500)]
         return [(e["version"], e["type"], orjson.dumps(e)) for e in entries]
 
@@ -58,5 +66,5 @@ ROUTES = [
     Route("GET", BASE, list_events, "An instance's events after a version (any face)", "instances",
           errors=(400, 404), query=("after",)),
     Route("GET", BASE + "/stream", stream_events, "An instance's events, live (server-sent events)", "instances",
-          response_media="text/event-stream", response={"type": "string"}, errors=(400, 404), query=("after",)),
+          response_media="text/event-stream", response={"type": "object"}, errors=(400, 404), query=("after",)),
 ]

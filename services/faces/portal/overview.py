@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from services.faces.portal.access import own_only, who
+from services.faces.portal.access import who
 from services.faces.portal.render import page
 from services.http.app_keys import RUNTIME
 from services.instances.queries import InstanceFilter
@@ -16,7 +16,7 @@ CHART_HEIGHT = 80
 
 async def overview(request: web.Request) -> web.Response:
     """`GET /ui/`."""
-    views, visible = request.app[RUNTIME].instance_views, own_only(who(request))
+    views, visible = request.app[RUNTIME].instance_views, who(request)
     hours = await views.runs_per_hour(visible, datetime.now(UTC) - timedelta(hours=23))
     peak = max((n for _, n in hours), default=0) or 1
     bars = [(hour, n, round(n / peak * CHART_HEIGHT)) for hour, n in hours]

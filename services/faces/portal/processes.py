@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from events.instance_state import InstanceStatus
-from services.faces.portal.access import own_only, who
+from services.faces.portal.access import who
 from services.faces.portal.render import page
 from services.faces.portal.security import Refused
 from services.http import sse
@@ -85,7 +85,7 @@ def parse_query(query: Any) -> ListQuery:
 
 async def _rows(request: web.Request, q: ListQuery) -> dict[str, Any]:
     where = InstanceFilter(
-        visible_to=own_only(who(request)), statuses=q.statuses, definition=q.definition or None,
+        visible_to=who(request), statuses=q.statuses, definition=q.definition or None,
         initiator=q.initiator or None, assignee=q.assignee or None,
         created_from=_moment(q.created_from, "created_from"), created_to=_moment(q.created_to, "created_to"),
     )
@@ -111,7 +111,7 @@ async def table(request: web.Request) -> web.Response:
 async def live(request: web.Request) -> web.StreamResponse:
     """`GET /ui/processes/live`: a `refresh` event whenever one of this person's processes changes."""
     parse_query(request.query)
-    runtime, visible = request.app[RUNTIME], own_only(who(request))
+    runtime, visible = request.app[RUNTIME], who(request)
     seen = datetime.now(UTC) - timedelta(seconds=1)
 
     async def fetch(after: int) -> list[sse.Item]:
