@@ -30,10 +30,11 @@ class RelatedEntity(BaseModel):
 
 
 class ProcessData(BaseModel):
-    """Form data and document references."""
+    """Form data and document references (and the target, as a state shows it; ignored when sent)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    targetId: str | None = None
     formData: dict[str, Any] | None = None
     documents: list[str] | None = None
 

@@ -29,6 +29,7 @@ from services.http.openapi import build_document
 from services.http.problems import problem_middleware
 from services.http.metrics import metrics_middleware
 from services.http.request_log import request_id_middleware, request_log_middleware, send_request_id
+from services.http.trailing_slash import trailing_slash_middleware
 from services.http.routes import Route
 from services.http.app_keys import OPENAPI, ROUTE_SPECS, RUNTIME, STOPPING, WORKERS
 from services.operations.lifecycle import Workers, begin_shutdown, finish_draining, sample_forever
@@ -49,6 +50,8 @@ def create_app(settings: Settings) -> web.Application:
     if settings.log_requests:
         middlewares.insert(0, request_log_middleware)
     middlewares[:0] = [request_id_middleware, metrics_middleware]
+    # Outermost: a GET with one trailing slash is dispatched again, whole, as the path without it.
+    middlewares.insert(0, trailing_slash_middleware)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[STOPPING] = asyncio.Event()
     app[WORKERS] = Workers()

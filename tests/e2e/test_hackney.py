@@ -49,8 +49,8 @@ async def test_a_new_process_shows_its_first_state_triggers_assignment_and_data(
     state = body["currentState"]
     assert state["state"] == "ApplicationStarted" and state["permittedTriggers"] == ["AttachDocuments"]
     assert state["assignment"] == {"patch": "housingofficers"}
-    assert state["processData"] == {"formData": FORM, "documents": []}
-    assert body["previousStates"] == body["processStates"] == []
+    assert state["processData"] == {"targetId": "t-1", "formData": FORM, "documents": None}
+    assert body["previousStates"] == [] and body["processStates"] == [state]
 
 
 async def test_triggers_in_the_path_and_in_the_body_walk_the_example_to_its_final_state(api):
@@ -63,7 +63,8 @@ async def test_triggers_in_the_path_and_in_the_body_walk_the_example_to_its_fina
     _, body = await read(api, process_id)
     assert body["currentState"]["state"] == "ApplicationSubmitted"
     assert body["currentState"]["permittedTriggers"] == []
-    assert [s["state"] for s in body["processStates"]] == ["ApplicationStarted", "DocumentsAttached"]
+    assert [s["state"] for s in body["processStates"]] == ["ApplicationStarted", "DocumentsAttached", "ApplicationSubmitted"]
+    assert [s["state"] for s in body["previousStates"]] == ["ApplicationStarted", "DocumentsAttached"]
     assert body["processStates"][1]["processData"]["documents"] == DOCS
 
 
@@ -167,7 +168,7 @@ async def test_concurrent_triggers_on_one_process_let_one_win_and_lose_nothing(a
     statuses = sorted(r.status for r in responses)
     assert statuses[0] == 204 and statuses[1] in (400, 409)
     _, body = await read(api, process_id)
-    assert [s["state"] for s in body["processStates"]] == ["ApplicationStarted"]
+    assert [s["state"] for s in body["processStates"]] == ["ApplicationStarted", "DocumentsAttached"]
 
 
 async def test_an_idempotent_retry_of_a_start_returns_the_same_process(api):
@@ -189,3 +190,86 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused_and_chan
     await problem(other, 422)
     listed = await (await api.user("GET", BASE)).json()
     assert len(listed["results"]) == 1
+
+
+async def test_the_documents_trailing_slash_reads_the_process_like_the_path_without_it(api):
+    process_id = await a_process(api)
+
+    plain, body = await read(api, process_id)
+    slashed = await api.user("GET", f"{BASE}/{EXAMPLE}/{process_id}/")
+
+    assert slashed.status == 200 and await slashed.json() == body
+    assert slashed.headers["ETag"] == plain.headers["ETag"]
+
+
+async def test_a_trailing_slash_still_needs_a_token_and_hides_other_users_processes(api):
+    process_id = await a_process(api)
+
+    ann = await api.runtime.tokens.create("ann", "user")
+
+    anonymous = await api.call("GET", f"{BASE}/{EXAMPLE}/{process_id}/", token=None)
+    other = await api.call("GET", f"{BASE}/{EXAMPLE}/{process_id}/", token=ann)
+
+    await problem(anonymous, 401)
+    await problem(other, 404)
+    assert "Patrick" not in await other.text()
+    await problem(await api.user("GET", f"{BASE}/{EXAMPLE}/{process_id}/nothing/"), 404)
+
+
+async def test_a_trailing_slash_on_a_get_is_tolerated_on_every_face(api):
+    r = await api.admin("POST", "/api/process/v1", json={"_id": "cfg", "script": "echo"})
+    assert r.status in (200, 201), await r.text()
+
+    for path in ("/api/process/v1/cfg/", "/api/process/v1/", "/api/v1/process/"):
+        assert (await api.user("GET", path)).status == 200, path
+
+
+async def test_each_state_carries_the_target_in_its_process_data_like_the_document(api):
+    process_id = await a_process(api, documents=DOCS)
+
+    _, body = await read(api, process_id)
+
+    assert body["targetId"] == "t-1"
+    assert body["currentState"]["processData"] == {"targetId": "t-1", "formData": FORM, "documents": DOCS}
+
+
+async def test_a_patch_echoing_a_states_process_data_is_accepted(api):
+    process_id = await a_process(api)
+    _, before = await read(api, process_id)
+    echoed = before["currentState"]["processData"]
+
+    r = await api.user("PATCH", f"{BASE}/{EXAMPLE}/{process_id}/AttachDocuments", json={"processData": echoed})
+
+    assert r.status == 204, await r.text()
+    _, after = await read(api, process_id)
+    assert after["currentState"]["state"] == "DocumentsAttached"
+    assert after["currentState"]["processData"] == echoed
+
+
+async def test_a_patch_changing_the_target_in_process_data_is_422_and_changes_nothing(api):
+    process_id = await a_process(api)
+    _, before = await read(api, process_id)
+
+    r = await api.user("PATCH", f"{BASE}/{EXAMPLE}/{process_id}",
+                       json={"processData": {"targetId": "another", "formData": {"x": 1}}})
+
+    await problem(r, 422)
+    _, after = await read(api, process_id)
+    assert after == before
+
+
+async def test_the_largest_page_is_full_with_a_next_token_and_a_larger_one_is_400(api):
+    ids = []
+    for _ in range(11):  # bounded batches: the machine is shared
+        ids += await asyncio.gather(*(a_process(api, targetId="P") for _ in range(10)))
+    assert len(ids) == 110
+
+    first = await (await api.user("GET", BASE, params={"targetId": "P", "pageSize": "100"})).json()
+    token = first["paginationDetails"]["nextToken"]
+    rest = await (await api.user("GET", BASE, params={"targetId": "P", "pageSize": "100", "paginationToken": token})).json()
+
+    assert len(first["results"]) == 100 and token is not None
+    assert len(rest["results"]) == 10 and rest["paginationDetails"]["nextToken"] is None
+    assert sorted(p["id"] for p in first["results"] + rest["results"]) == sorted(ids)
+    await problem(await api.user("GET", BASE, params={"targetId": "P", "pageSize": "101"}), 400)
+    await problem(await api.user("GET", BASE, params={"targetId": "P", "pageSize": "0"}), 400)

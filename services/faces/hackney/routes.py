@@ -7,8 +7,17 @@ Choices where the document is thin or wrong (see docs/faces.md, Hackney):
   missing `If-Match` is allowed (the document says nothing, and ETags are optional elsewhere).
 - The document's sample sends `formData` as the string `"{}"`: a JSON object inside a string is
   accepted. Its `processName` wrapper object around the payload is not reproduced: the GET answers
-  the process itself, as the real API does. `processStates` (the document) and `previousStates`
-  (the code) both list the states left, oldest first.
+  the process itself, as the real API does. `processStates` lists every state oldest first and
+  ends with the current one, as the document's payload shows; `previousStates` (the real code's
+  name) lists only the states left.
+- Each state's `processData` carries `targetId` (the document's payload; the top-level `targetId`
+  stays) and `documents` is null when none were attached, as the document shows. A PATCH may echo
+  a state's `processData` back: its `targetId` is read-only (the same value or none is accepted,
+  another is 422).
+- `GET …/{id}/` with the document's trailing slash answers like `GET …/{id}` (on every face, one
+  trailing slash on a GET route is tolerated: services/http/trailing_slash.py).
+- Paging: `pageSize` 1..100 (default 10) returns exactly that many while more exist, with
+  `nextToken` for the rest; past 100 (or below 1) is 400, never a silently shorter page.
 - Form data and documents sent with a trigger are recorded before it fires, so the state's exit
   rules see them; an assignment sent with a trigger applies to the state entered. Each state's
   `processData` is the process's data as it stood when the state was left (or now, for the current).
@@ -49,17 +58,22 @@ _PAGE_SIZE = 10
 _MAX_PAGE_SIZE = 100
 
 
+def _process_data(instance: ProcessInstance, form_data: dict[str, Any], documents: list[str]) -> dict[str, Any]:
+    # The document's payload: targetId inside processData too, and documents null when none were attached.
+    return {"targetId": instance.target_id, "formData": form_data, "documents": list(documents) or None}
+
+
 def _state(visit: Visit | None, instance: ProcessInstance, *, current: bool) -> dict[str, Any]:
     if visit is None:  # created, not started: Hackney has no such state, so show the status
         return {"state": str(instance.status), "permittedTriggers": [], "assignment": instance.assignment,
-                "processData": {"formData": instance.form_data, "documents": instance.documents},
+                "processData": _process_data(instance, instance.form_data, instance.documents),
                 "createdAt": iso_z(instance.created_on), "updatedAt": iso_z(instance.modified_on)}
     data = (instance.form_data, instance.documents, instance.assignment) if current else (visit.form_data, visit.documents, visit.assignment)
     return {
         "state": visit.element_id,
         "permittedTriggers": list(instance.triggers) if current else list(visit.triggers),
         "assignment": data[2],
-        "processData": {"formData": data[0], "documents": data[1]},
+        "processData": _process_data(instance, data[0], data[1]),
         "createdAt": iso_z(visit.started),
         "updatedAt": iso_z(instance.modified_on if current else visit.ended),
     }
@@ -70,15 +84,17 @@ def render(instance: ProcessInstance) -> dict[str, Any]:
     states = [v for v in instance.visits if v.kind != "start"]
     current = states[-1] if states else None
     previous = [_state(v, instance, current=False) for v in states[:-1]]
+    now = _state(current, instance, current=True)
     return {
         "id": str(instance.id),
         "targetId": instance.target_id,
         "targetType": instance.attributes.get("targetType"),
         "relatedEntities": instance.attributes.get("relatedEntities", []),
         "processName": instance.definition_key,
-        "currentState": _state(current, instance, current=True),
+        "currentState": now,
         "previousStates": previous,
-        "processStates": previous,
+        # The document's processStates ends with the current state; previousStates (the code's) does not.
+        "processStates": [*previous, now],
         "versionNumber": instance.version,
     }
 
@@ -132,6 +148,10 @@ async def update_process(request: web.Request) -> web.Response:
     ctx, body = request_context(request), await read_model(request, HackneyUpdateIn)
     instance = await _instance_named(request)
     data = body.processData
+    if data and data.targetId is not None and data.targetId != instance.target_id:
+        # processData.targetId is shown for the client's sake; echoing it back is fine, changing it is not.
+        raise ProblemError(422, "processData.targetId cannot change", title="Invalid input",
+                           errors=[f"processData.targetId: the process's target is {instance.target_id!r}"])
     command = UpdateInstance(
         str(instance.id),
         trigger=request.match_info.get("trigger") or body.trigger or body.processTrigger,
