@@ -21,6 +21,11 @@ _DEFAULT_ACTIONS = {
 }
 
 
+# Task types whose task cannot be left until data is delivered to it (the engine's `awaitsDelivery`):
+# a feedback task waits while an outside party uploads its answer.
+_AWAITS_DELIVERY = frozenset({"feedback"})
+
+
 @dataclass(frozen=True)
 class TaskSettings:
     """What the extensions say about one task."""
@@ -50,7 +55,10 @@ def task_settings(el: Element, ext: Element | None) -> TaskSettings:
             values[key] = ",".join(n for n in names if n)
         elif len(item) == 0 and text:
             values[key] = text
-    return TaskSettings(task_type or _attribute(el, "tasktype"), values)
+    task_type = task_type or _attribute(el, "tasktype")
+    if task_type in _AWAITS_DELIVERY:
+        values.setdefault("awaitsDelivery", "true")
+    return TaskSettings(task_type, values)
 
 
 def flow_type(el: Element) -> str | None:

@@ -4,9 +4,11 @@ Invariant: every function here is pure and deterministic (same graph, element an
 the same answer), so an instance's state can always be rebuilt by replaying its events.
 
 Gateway rules: a BPMN exclusive gateway lets through every flow whose condition holds plus every
-flow without a condition (the caller chooses among several), and its default flow only when no
-other passes. A gateway compiled from a state machine (`choice: first`) takes its first flow
-whose condition holds, else its default.
+flow without a condition (the caller chooses among several). A gateway with a default flow
+takes it when no condition holds, even beside flows without a condition: those stay reachable,
+but only when the caller names their target (`Step.named_only`), as a BPMN navigator that
+follows the default leaves them. A gateway compiled from a state machine (`choice: first`)
+takes its first flow whose condition holds, else its default.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ class Step:
     target: str
     via: tuple[str, ...]
     abandon: bool = False
+    named_only: bool = False  # beside a gateway's default flow: taken only when the caller names it
+
+
+def unnamed(steps: list[Step]) -> list[Step]:
+    """The steps a move that names no target chooses among."""
+    return [s for s in steps if not s.named_only]
 
 
 def next_steps(graph: FlowGraph, element: str, facts: Facts, *, trigger: str | None = None) -> list[Step]:
@@ -70,20 +78,24 @@ def _through(graph: FlowGraph, flow_id: str, facts: Facts, via: tuple[str, ...],
     if depth >= _MAX_GATEWAY_CHAIN or node.id in path:
         return []  # a loop made only of gateways leads nowhere
     steps: list[Step] = []
-    for chosen in _gateway_choice(graph, node, facts):
+    for chosen, named_only in _gateway_choice(graph, node, facts):
         for step in _through(graph, chosen, facts, (*path, node.id), depth + 1):
-            steps.append(Step(step.target, step.via, step.abandon or abandon))
+            steps.append(Step(step.target, step.via, step.abandon or abandon, step.named_only or named_only))
     return steps
 
 
-def _gateway_choice(graph: FlowGraph, gateway: Node, facts: Facts) -> list[str]:
+def _gateway_choice(graph: FlowGraph, gateway: Node, facts: Facts) -> list[tuple[str, bool]]:
+    """The flows a gateway lets through, each with whether it is taken only when named."""
     flows = [f for f in graph.outgoing(gateway.id) if f.id != gateway.default_flow]
     if gateway.extensions.get("choice") == "first":
         first = next((f.id for f in flows if f.condition is None or holds(f.condition, facts)), None)
-        chosen = [first] if first else []
-    else:
-        chosen = [f.id for f in flows if f.condition is None or holds(f.condition, facts)]
-    return chosen or ([gateway.default_flow] if gateway.default_flow else [])
+        return [(first, False)] if first else ([(gateway.default_flow, False)] if gateway.default_flow else [])
+    held = [f.id for f in flows if f.condition is not None and holds(f.condition, facts)]
+    free = [f.id for f in flows if f.condition is None]
+    if held or not gateway.default_flow:
+        return [(f, False) for f in held + free]
+    # No condition holds: the default flow is the way on; unconditioned flows only when named.
+    return [(gateway.default_flow, False), *((f, True) for f in free)]
 
 
 def choose(graph: FlowGraph, element: str, facts: Facts, target: str | None) -> Step:
@@ -102,6 +114,7 @@ def choose(graph: FlowGraph, element: str, facts: Facts, target: str | None) -> 
             if step.target == target:
                 return step
         raise FlowConflict(f"the proposed next element id {target!r} is not among the available next process elements")
+    steps = unnamed(steps)
     if len(steps) == 1:
         return steps[0]
     if not steps:
@@ -116,7 +129,7 @@ def fire(graph: FlowGraph, element: str, trigger: str, facts: Facts) -> Step:
     """The step a named trigger takes from `element`; InvalidTrigger (400) if not permitted."""
     if trigger not in permitted_triggers(graph, element):
         raise InvalidTrigger(f"Cannot trigger {trigger} from state {element}", [f"trigger: {trigger!r} is not permitted"])
-    steps = next_steps(graph, element, facts, trigger=trigger)
+    steps = unnamed(next_steps(graph, element, facts, trigger=trigger))
     if len(steps) != 1:
         raise FlowConflict(f"trigger {trigger} from state {element} leads to {len(steps)} states, not one")
     return steps[0]
@@ -152,6 +165,8 @@ def exit_problems(node: Node, facts: Facts) -> list[str]:
         for name in required.split(","):
             if facts.form_data.get(name.strip()) in (None, ""):
                 problems.append(f"{node.id}: form field {name.strip()!r} is required")
+    if node.extensions.get("awaitsDelivery") == "true" and not facts.delivered:
+        problems.append(f"{node.id}: waiting for data to be delivered to this task")
     documents = int(node.extensions.get("requiredDocuments", "0") or 0)
     if len(facts.documents) < documents:
         problems.append(f"{node.id}: at least {documents} document(s) must be attached, found {len(facts.documents)}")

@@ -26,6 +26,7 @@ class Facts:
     documents: tuple[str, ...] = ()
     parameters: Mapping[str, Any] = field(default_factory=dict)
     action: str | None = None
+    delivered: bool = False  # data (form fields or documents) arrived since the current task began
 
 
 def holds(condition: str, facts: Facts) -> bool:

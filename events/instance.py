@@ -16,7 +16,7 @@ from events.concord_instance import ConcordFlow, ConcordProgram, deadline_of
 from events.concord_runtime import set_path
 from events.engine import (
     FlowConflict, InvalidTrigger, Step, choose, entry_assignment, exit_problems, fire, next_steps,
-    permitted_triggers, start_step,
+    permitted_triggers, start_step, unnamed,
 )
 from events.errors import Conflict, NotFound
 from events.expressions import Facts
@@ -79,6 +79,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
+            i.delivered = False
             i.element, i.element_kind, i.triggers = self.element_id, self.kind, list(self.triggers)
             i.status = S.RUNNING if self.kind == NodeKind.SERVICE_TASK else S.WAITING
             if self.assignment is not None:
@@ -119,6 +120,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.form_data.update(self.form_data)
+            i.delivered = True
 
     class DocumentAttached(Aggregate.Event):
         document: str
@@ -126,6 +128,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.documents.append(self.document)
+            i.delivered = True
 
     class AssignmentChanged(Aggregate.Event):
         assignment: dict[str, Any]
@@ -317,6 +320,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
         self.paused: dict[str, Any] | None = None
         self.forms_waiting: dict[str, dict[str, Any]] = {}
         self.deadline: datetime | None = None
+        self.delivered = False  # whether data arrived since the current task began (a task may wait for it)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -330,9 +334,9 @@ class ProcessInstance(ConcordFlow, Aggregate):
         """The task the instance is at, while it is running or waiting."""
         return self.element if self.status in (S.RUNNING, S.WAITING) and self.element_kind != NodeKind.END_EVENT else None
 
-    def facts(self, action: str | None = None) -> Facts:
-        """The data conditions and exit rules look at."""
-        return Facts(self.form_data, tuple(self.documents), self.parameters, action)
+    def facts(self, action: str | None = None, *, delivered: bool = False) -> Facts:
+        """The data conditions and exit rules look at (`delivered`: the caller vouches the awaited data came)."""
+        return Facts(self.form_data, tuple(self.documents), self.parameters, action, self.delivered or delivered)
 
     def close_visit(self, when: datetime, outcome: str) -> None:
         """End the open visit, keeping the data as it stood (used by apply handlers only)."""
@@ -357,13 +361,16 @@ class ProcessInstance(ConcordFlow, Aggregate):
         self.trigger_event(self.Started, start_event=chosen, user=user)
         self._enter(graph, step, user)
 
-    def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str) -> str:
-        """Leave the current user task for `target` (or the only reachable element); returns it."""
+    def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str, *, delivered: bool = False) -> str:
+        """Leave the current user task for `target` (or the only reachable element); returns it.
+
+        `delivered`: the caller (an admin) vouches that the data a task waits for has come.
+        """
         current = self._waiting_task()
         self._not_concord(graph)
         action = action or graph.node(current).default_action
         step = choose(graph, current, self.facts(action), target)
-        self._leave(graph, step, action, None, user)
+        self._leave(graph, step, action, None, user, delivered=delivered)
         return step.target
 
     def fire(self, graph: FlowGraph, trigger: str, user: str) -> str:
@@ -376,7 +383,14 @@ class ProcessInstance(ConcordFlow, Aggregate):
         return step.target
 
     def complete_process(self, graph: FlowGraph, user: str) -> list[str]:
-        """Move task by task towards an end; the problems where it had to stop (empty at an end)."""
+        """Move task by task towards an end; the problems where it had to stop (empty at an end).
+
+        It stops without a problem at an automated task: its worker moves the flow on, and the
+        caller (the application service) decides whether to wait for it and go on.
+        """
+        if self.pending_task is not None and self.status is S.RUNNING and not self.deleted:
+            self._not_concord(graph)
+            return []
         self._waiting_task()
         self._not_concord(graph)
         for _ in range(_COMPLETE_PROCESS_LIMIT):
@@ -415,7 +429,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
             self.concord_task_done(graph.program, element_id, result, None, user)
             return
         self.trigger_event(self.AutomatedTaskCompleted, element_id=element_id, result=result)
-        steps = next_steps(graph, element_id, self.facts())
+        steps = unnamed(next_steps(graph, element_id, self.facts()))
         if len(steps) != 1:
             self.trigger_event(self.Failed, reason=f"{len(steps)} elements can follow automated task {element_id}, not one")
             return
@@ -483,13 +497,14 @@ class ProcessInstance(ConcordFlow, Aggregate):
             script = node.extensions.get("script") or node.task_type or node.id
             self.trigger_event(self.AutomatedTaskRequested, element_id=node.id, script=script, parameters=dict(self.parameters))
 
-    def _leave(self, graph: FlowGraph, step: Step, action: str | None, trigger: str | None, user: str) -> None:
+    def _leave(self, graph: FlowGraph, step: Step, action: str | None, trigger: str | None, user: str,
+               *, delivered: bool = False) -> None:
         node = graph.node(self.element or "")
         rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
         if step.abandon or rejectable:
             self.trigger_event(self.TaskAbandoned, element_id=node.id, action=action, user=user)
         else:
-            if problems := exit_problems(node, self.facts(action)):
+            if problems := exit_problems(node, self.facts(action, delivered=delivered)):
                 raise FlowConflict(f"Cannot complete/close current task {node.id}", problems)
             self.trigger_event(self.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user)
         self._enter(graph, step, user)

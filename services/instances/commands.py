@@ -128,6 +128,9 @@ class CompleteProcess:
 
     instance_id: str
     if_match: int | None = None
+    # How long to wait, in all, for automated tasks on the way to finish before going on past them
+    # (0: answer at the first one, which then moves on by itself).
+    wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

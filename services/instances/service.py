@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from events.engine import start_step
 from events.errors import Conflict, NotFound
 from events.flow import FlowGraph
 from events.instance import ProcessInstance
+from events.instance_state import InstanceStatus
 from events.workflow import is_xml
 from infra.event_store import EventStore
 from infra.tokens import Principal
@@ -141,7 +143,9 @@ class InstanceService:
 
     async def next(self, who: Principal, command: MoveOn, idem: str | None = None) -> InstanceChanged:
         """Leave the current task for the target, the action's branch, or the only reachable element."""
-        return await self._change(who, command, idem, lambda i, g: i.next(g, command.target, command.action, who.user))
+        # An admin's `next` vouches that data a task waits for has come (e.g. a feedback task).
+        return await self._change(
+            who, command, idem, lambda i, g: i.next(g, command.target, command.action, who.user, delivered=who.is_admin))
 
     async def update(self, who: Principal, command: UpdateInstance, idem: str | None = None) -> InstanceChanged:
         """Record form data and documents, fire a trigger if given, then set a new assignment."""
@@ -160,8 +164,23 @@ class InstanceService:
         return await self._change(who, command, idem, change)
 
     async def complete_process(self, who: Principal, command: CompleteProcess, idem: str | None = None) -> InstanceChanged:
-        """Move task by task towards an end; `problems` says where and why it stopped."""
-        return await self._change(who, command, idem, lambda i, g: i.complete_process(g, who.user))
+        """Move task by task towards an end; `problems` says where and why it stopped.
+
+        At an automated task it waits (at most `command.wait_seconds` in all) for the worker to
+        finish it, then goes on; when the time is up it answers with the task still running.
+        """
+        deadline = asyncio.get_running_loop().time() + command.wait_seconds
+        result = await self._change(who, command, idem, lambda i, g: i.complete_process(g, who.user))
+        onward = replace(command, if_match=None)  # the caller's If-Match was for the first step only
+        while not result.problems and result.status == InstanceStatus.RUNNING:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            instance, _ = await self.wait(result.id, lambda i: i.status is not InstanceStatus.RUNNING, left)
+            if instance.status is not InstanceStatus.WAITING:
+                return self._answer(instance)
+            result = await self._change(who, onward, None, lambda i, g: i.complete_process(g, who.user))
+        return result
 
     async def complete_task(self, who: Principal, command: CompleteTask, idem: str | None = None) -> InstanceChanged:
         """A worker finished an automated task: the flow moves on."""

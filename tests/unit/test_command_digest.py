@@ -22,6 +22,7 @@ COMMANDS = [
 SAMPLES: dict[str, tuple[Any, Any]] = {
     "str": ("a", "b"),
     "int": (1, 2),
+    "float": (1.5, 2.5),
     "bool": (True, False),
     "datetime": (datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)),
     "dict": ({"x": 1}, {"x": 2}),
@@ -34,7 +35,7 @@ def _kind(field: dataclasses.Field) -> str:
     text = str(field.type)
     if field.name == "files":
         return "bytes"
-    for kind in ("datetime", "dict", "tuple", "bool", "int", "str"):
+    for kind in ("datetime", "dict", "tuple", "bool", "int", "float", "str"):
         if text.startswith(kind) or f"[{kind}" in text or f"| {kind}" in text:
             return kind
     raise AssertionError(f"no sample for {field.name}: {text}")

@@ -360,3 +360,15 @@ def test_a_deleted_instance_refuses_every_command() -> None:
     instance.delete("alice", "duplicate")
     with pytest.raises(NotFound):
         instance.submit({"a": 1}, "alice")
+
+
+def test_a_gateway_with_a_default_and_no_conditions_takes_the_default_and_an_explicit_id_still_chooses() -> None:
+    graph = fixture_graph("gateway-default-flow.bpmn")
+    moved, chosen = an_instance(), an_instance()
+    for instance in (moved, chosen):
+        instance.start(graph, None, "alice")
+
+    assert [s.target for s in next_steps(graph, "Apply", moved.facts())] == ["Assess", "Decided"]
+    assert moved.next(graph, None, None, "alice") == "Assess"  # as Altinn's navigator: the default flow
+    assert chosen.next(graph, "Decided", None, "alice") == "Decided"
+    assert chosen.status is InstanceStatus.COMPLETED

@@ -15,7 +15,7 @@ _PROCESS_EVENTS = {
     I.TaskStarted: "process:StartTask",
     I.TaskEnded: "process:EndTask",
     I.TaskAbandoned: "process:AbandonTask",
-    I.Ended: "process:End",
+    I.Ended: "process:EndEvent",  # the document's End Event example
 }
 _BPMN_TAGS = {
     NodeKind.START_EVENT: "startEvent", NodeKind.END_EVENT: "endEvent", NodeKind.USER_TASK: "task",
@@ -24,7 +24,12 @@ _BPMN_TAGS = {
 
 
 def process_state(instance: Any, graph: FlowGraph) -> dict[str, Any]:
-    """`AppProcessState`: started, startEvent, currentTask, ended, endEvent."""
+    """`AppProcessState`: started, startEvent, currentTask, ended, endEvent.
+
+    As the document's shapes: `currentTask` only while at a task, `ended`/`endEvent` only once
+    ended (keys without a value are left out, not null). `started`/`startEvent` are always there,
+    null before the start (how this face says "created, not started").
+    """
     state: dict[str, Any] = {"started": iso_z(instance.started_at), "startEvent": instance.start_event}
     task = instance.current_task
     if task is not None:
@@ -37,10 +42,10 @@ def process_state(instance: Any, graph: FlowGraph) -> dict[str, Any]:
             "altinnTaskType": node.task_type,
             "validated": {"timestamp": iso_z(instance.modified_on), "canCompleteTask": not exit_problems(node, instance.facts())},
         }
-    else:
-        state["currentTask"] = None
-    state["ended"] = iso_z(instance.ended_at)
-    state["endEvent"] = instance.end_event
+    if instance.ended_at is not None:
+        state["ended"] = iso_z(instance.ended_at)
+    if instance.end_event is not None:
+        state["endEvent"] = instance.end_event
     return state
 
 
@@ -70,6 +75,9 @@ def process_events(events: list[Any], graph: FlowGraph) -> list[dict[str, Any]]:
             visit = instance.visits[-1]
             info["currentTask"] = {"flow": visit.flow, "started": iso_z(visit.started), "elementId": visit.element_id,
                                    "altinnTaskType": visit.task_type, "ended": iso_z(visit.ended)}
+        if isinstance(event, (I.TaskStarted, I.TaskEnded, I.TaskAbandoned)) and "currentTask" in info:
+            # The document's task events name the type `altinnTaskId`; the state's name stays beside it.
+            info["currentTask"]["altinnTaskId"] = info["currentTask"]["altinnTaskType"]
         rendered.append({
             "instanceId": f"{instance.owner or 0}/{instance.id}",
             "eventType": name,

@@ -153,7 +153,8 @@ def _check_action(who: Principal, instance: ProcessInstance, graph: FlowGraph, a
 async def complete_process(request: web.Request) -> web.Response:
     """Move task by task to an end; 409 where a task cannot be left (the process stays there)."""
     ctx, (instance, _) = request_context(request), await _instance(request)
-    command = CompleteProcess(str(instance.id), ctx.if_match)
+    # Automated tasks on the way are run and waited for, at most the server's wait limit in all.
+    command = CompleteProcess(str(instance.id), ctx.if_match, wait_seconds=ctx.runtime.settings.max_wait_seconds)
     result = await ctx.runtime.instances.complete_process(ctx.principal, command, ctx.idempotency_key)
     if result.problems:
         raise ProblemError(409, f"the process stopped at {result.element}", title="Validation failed for task",
