@@ -12,9 +12,18 @@ Choices where the document is thin or wrong (see docs/faces.md, Altinn):
 - `GET …/process/next` lists the elements reachable now (gateway conditions evaluated), or the
   start events before the start, as the document says (v8 answers `[]`).
 - Events are named `process:Start`, `process:StartTask`, `process:EndTask`, `process:AbandonTask`
-  and `process:End` (the document's list; its End example says `process:EndEvent`). The
-  document's `altinnTaskId` is `altinnTaskType` everywhere, and its impossible timestamps
+  and `process:EndEvent` (the document's End Event example). Task events' `currentTask` carries
+  the document's `altinnTaskId` beside `altinnTaskType`. Its impossible timestamps
   (`2019-10-10T32:22.00Z`) are plain ISO-8601 here.
+- Keys without a value are left out, as the document's shapes: `currentTask` when not at a task,
+  `ended`/`endEvent` until the process ends.
+- A gateway's default flow is taken by `next` when no condition holds, also beside unconditioned
+  flows (Altinn's ProcessNavigator); those stay reachable with `?id=`.
+- `completeProcess` runs automated tasks on its way (waiting for the script worker, at most the
+  server's wait limit in all; past it, 200 with the automated task current) and stops at a task
+  that cannot be left (409). Task types: data checks its required form data and documents;
+  confirmation leaves with `confirm`; feedback waits until data is delivered to it (any face's
+  data update) or an admin calls `next`.
 - `{partyId}` must be the instance's `instanceOwnerPartyId` and `{key}` its definition; else 404.
   An instance started through another face (Hackney, Concord) has no party: it is party `0`.
 - Who may see and move an instance is the one rule of every face (initiator, assignee or
