@@ -77,6 +77,10 @@ class ScriptProcessService:
         extra = {**c.attributes, "inputFiles": {n: {"sha256": b.sha256, "size": b.size} for n, b in stored.items()}}
         if descriptor is not None:
             extra["script"] = descriptor.name
+            # The names the caller used (`c`, `-c`, `--collection`), so a face can answer in them.
+            sent = {p.key: str(k) for k in c.arguments if (p := descriptor.parameter(str(k))) is not None}
+            if sent:
+                extra["parameterNames"] = sent
         later = c.start_at if c.start_at is not None and c.start_at > datetime.now(UTC) else None
         create = CreateInstance(key, selector, parameters=parameters, attributes=extra, start_at=later, start_event=c.start_event,
                                 target_id=c.target_id, form_data=c.form_data, documents=c.documents, assignment=dict(c.assignment or {}))

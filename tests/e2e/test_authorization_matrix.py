@@ -138,7 +138,7 @@ async def _a_resources(api, ann: str) -> dict[str, str]:
     assert r.status == 202, await r.text()
     sp = (await r.json())["processId"]
     async with asyncio.timeout(60):
-        while (await (await api.admin("GET", f"/api/system/processes/{sp}")).json())["status"] not in ("COMPLETED", "FAILED"):
+        while (await (await api.admin("GET", f"/api/system/processes/{sp}")).json())["status"] not in ("STOPPED", "FAILED"):
             await asyncio.sleep(0.05)
     r = await api.call("POST", f"/apps/mva/api/v1/instances?instanceOwnerPartyId={PARTY}", token=ann)
     assert r.status == 201, await r.text()
