@@ -107,7 +107,7 @@ CASES: dict[str, tuple[str, str]] = {
     f"DELETE {_DS}": ("dspace", "/api/system/processes/{sp}"),
     f"GET {_DS}/output": ("dspace", "/api/system/processes/{sp}/output"),
     f"GET {_DS}/files": ("dspace", "/api/system/processes/{sp}/files"),
-    f"GET {_DS}/files/{{name}}": ("dspace", "/api/system/processes/{sp}/files/in.csv"),
+    f"GET {_DS}/files/{{name:.+}}": ("dspace", "/api/system/processes/{sp}/files/in.csv"),
     "GET /api/system/scripts": ("shared", "/api/system/scripts"),
     "GET /api/system/scripts/{name}": ("shared", "/api/system/scripts/csv-import"),
     "POST /api/system/scripts/{name}/processes": ("start", "/api/system/scripts/echo-params/processes"),
