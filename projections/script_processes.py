@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS process_view (
     started_at timestamptz,
     ended_at timestamptz
 );
+-- The parameter names as the caller sent them (canonical key -> name), for DSpace's rendering.
+ALTER TABLE process_view ADD COLUMN IF NOT EXISTS parameter_names jsonb;
 CREATE INDEX IF NOT EXISTS process_view_created ON process_view (created_at);
 CREATE INDEX IF NOT EXISTS process_view_initiator ON process_view (initiator, created_at);
 CREATE INDEX IF NOT EXISTS process_view_due ON process_view (scheduled_for) WHERE status = 'scheduled';
@@ -39,9 +41,10 @@ async def _set(conn: Any, e: Any, sets: str, *values: Any) -> None:
 
 async def created(conn: Any, e: I.Created, _position: int) -> None:
     await conn.execute(
-        "INSERT INTO process_view (instance_id, definition_key, script, initiator, status, parameters, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO process_view (instance_id, definition_key, script, initiator, status, parameters, created_at,"
+        " parameter_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         e.originator_id, e.definition_key, e.attributes.get("script"), e.initiator, S.CREATED.value, e.parameters, e.timestamp,
+        e.attributes.get("parameterNames"),
     )
 
 

@@ -6,6 +6,8 @@
   which no definition key can hold), and so is any request with Concord's `?sync=`; anything
   else starts definition `x` as Hackney does.
 
+Each face answers its own way: Concord 200 `{"instanceId", "ok"}`, Hackney 201 with `Location`.
+
 This module is not a face: it only chooses one, so neither face imports the other.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from contracts.concord import ConcordStarted
 from contracts.hackney import HackneyStarted, HackneyStartIn
 from services.faces.concord import start as concord
 from services.faces.hackney import routes as hackney
@@ -39,7 +42,8 @@ async def start_named(request: web.Request) -> web.Response:
 _ERRORS = (400, 404, 409, 415, 422)
 ROUTES = [
     Route("POST", BASE, start_from_body, "Start a process (JSON with processName; a ZIP is Concord's)", "hackney",
-          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS),
+          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS,
+          also=((200, ConcordStarted),)),
     Route("POST", BASE + "/{processName}", start_named, "Start a process of a definition", "hackney",
-          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS),
+          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS, also=((200, ConcordStarted),)),
 ]

@@ -91,6 +91,11 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     if route.response is not None:
         ok["content"] = {route.response_media: {"schema": _schema(route.response, components)}}
     operation["responses"][str(route.status)] = ok
+    for status, schema in route.also:
+        other: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+        if schema is not None:
+            other["content"] = {"application/json": {"schema": _schema(schema, components)}}
+        operation["responses"][str(status)] = other
     errors = set(route.errors) | ({401, 403} if route.role != "public" else set())
     for status in sorted(errors):
         operation["responses"][str(status)] = {

@@ -31,3 +31,5 @@ class Route:
     errors: tuple[int, ...] = ()
     # Query parameters by name (typed by name in the OpenAPI builder), or (name, JSON Schema).
     query: tuple[str | tuple[str, dict[str, Any]], ...] = ()
+    # Other success answers, as (status, response schema): a shared route answers each face's way.
+    also: tuple[tuple[int, Any], ...] = ()

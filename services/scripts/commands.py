@@ -39,12 +39,21 @@ class StartProcess:
     start_at: datetime | None = None
     start_event: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    # What a start through the shared `/api/v1/process/{x}` route may also carry (Hackney's fields).
+    target_id: str | None = None
+    form_data: dict[str, Any] = field(default_factory=dict)
+    documents: tuple[str, ...] = ()
+    assignment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class StopProcess:
-    """Stop a process: a running script is killed, the instance ends stopped (idempotent)."""
+    """Stop a process: a running script is killed, the instance ends stopped (idempotent).
+
+    `if_match`: the version the caller last saw (`If-Match`); a stale one is refused (412).
+    """
 
     records: ClassVar[tuple[str, ...]] = ("ProcessInstance.StopRequested", "ProcessInstance.Stopped")
 
     instance_id: str
+    if_match: int | None = None

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from infra.tokens import Principal
+from services.common.user_ids import user_uuid
 from services.instances.access import visible_sql
 
 # Sortable fields (the document's names) and their columns.
@@ -26,6 +27,8 @@ class ProcessFilter:
     """What a list asks for; every field narrows it."""
 
     initiator: str | None = None
+    # DSpace's `userId=<uuid>`: the initiator whose derived UUID this is (services/common/user_ids.py).
+    initiator_uuid: UUID | None = None
     script: str | None = None
     statuses: tuple[str, ...] | None = None
     since: datetime | None = None  # created at or after
@@ -51,6 +54,8 @@ class ProcessSummary:
     ended_at: datetime | None
     # The instance's assignment (who else may see it), from the instance summary.
     assignment: dict[str, Any] | None = None
+    # Parameter names as sent (canonical key -> name), when a script start recorded them.
+    parameter_names: dict[str, str] | None = None
 
     @property
     def finished(self) -> bool:
@@ -90,6 +95,11 @@ class ProcessViews:
             clauses.append(visible_sql(where.visible_to, arg, initiator="p.initiator", assignment="i.assignment"))
         if where.initiator is not None:
             clauses.append(f"p.initiator = {arg(where.initiator)}")
+        if where.initiator_uuid is not None:
+            # The UUID is derived from the name (uuid5), so it is matched against the names there are.
+            names = [n for n in await self.pool.fetchval("SELECT array_agg(DISTINCT initiator) FROM process_view") or []
+                     if user_uuid(n) == str(where.initiator_uuid)]
+            clauses.append(f"p.initiator = ANY({arg(names)}::text[])")
         if where.script is not None:
             clauses.append(f"coalesce(p.script, p.definition_key) = {arg(where.script)}")
         if where.since is not None:

@@ -77,8 +77,13 @@ class ScriptProcessService:
         extra = {**c.attributes, "inputFiles": {n: {"sha256": b.sha256, "size": b.size} for n, b in stored.items()}}
         if descriptor is not None:
             extra["script"] = descriptor.name
+            # The names the caller used (`c`, `-c`, `--collection`), so a face can answer in them.
+            sent = {p.key: str(k) for k in c.arguments if (p := descriptor.parameter(str(k))) is not None}
+            if sent:
+                extra["parameterNames"] = sent
         later = c.start_at if c.start_at is not None and c.start_at > datetime.now(UTC) else None
-        create = CreateInstance(key, selector, parameters=parameters, attributes=extra, start_at=later, start_event=c.start_event)
+        create = CreateInstance(key, selector, parameters=parameters, attributes=extra, start_at=later, start_event=c.start_event,
+                                target_id=c.target_id, form_data=c.form_data, documents=c.documents, assignment=dict(c.assignment or {}))
         if c.script is not None:
             await self._ensure_definition(descriptor)  # type: ignore[arg-type]
         try:
@@ -93,7 +98,7 @@ class ScriptProcessService:
     async def stop(self, who: Principal, command: StopProcess, idem: str | None = None) -> InstanceChanged:
         """Stop a process (idempotent): a running script is killed; the instance ends stopped."""
         reason = f"stopped by {who.user}"
-        answer = await self.instances.stop(who, StopInstance(command.instance_id, reason), idem)
+        answer = await self.instances.stop(who, StopInstance(command.instance_id, reason, command.if_match), idem)
         uid = UUID(answer.id)
         if self.local.stop_instance(uid, "requested"):
             return answer

@@ -107,7 +107,7 @@ CASES: dict[str, tuple[str, str]] = {
     f"DELETE {_DS}": ("dspace", "/api/system/processes/{sp}"),
     f"GET {_DS}/output": ("dspace", "/api/system/processes/{sp}/output"),
     f"GET {_DS}/files": ("dspace", "/api/system/processes/{sp}/files"),
-    f"GET {_DS}/files/{{name}}": ("dspace", "/api/system/processes/{sp}/files/in.csv"),
+    f"GET {_DS}/files/{{name:.+}}": ("dspace", "/api/system/processes/{sp}/files/in.csv"),
     "GET /api/system/scripts": ("shared", "/api/system/scripts"),
     "GET /api/system/scripts/{name}": ("shared", "/api/system/scripts/csv-import"),
     "POST /api/system/scripts/{name}/processes": ("start", "/api/system/scripts/echo-params/processes"),
@@ -138,7 +138,7 @@ async def _a_resources(api, ann: str) -> dict[str, str]:
     assert r.status == 202, await r.text()
     sp = (await r.json())["processId"]
     async with asyncio.timeout(60):
-        while (await (await api.admin("GET", f"/api/system/processes/{sp}")).json())["status"] not in ("COMPLETED", "FAILED"):
+        while (await (await api.admin("GET", f"/api/system/processes/{sp}")).json())["status"] not in ("STOPPED", "FAILED"):
             await asyncio.sleep(0.05)
     r = await api.call("POST", f"/apps/mva/api/v1/instances?instanceOwnerPartyId={PARTY}", token=ann)
     assert r.status == 201, await r.text()

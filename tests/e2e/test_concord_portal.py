@@ -7,14 +7,16 @@ from tests.concord_face import settings  # noqa: F401 (the fixture: the face's s
 from tests.problems import problem
 
 
-async def test_the_portal_starts_and_redirects_to_a_page_with_the_start_form_and_status(api):
+async def test_the_portal_called_with_a_token_starts_and_answers_like_every_concord_start(api):
     await a_definition(api)
 
     r = await api.user("GET", f"{PORTAL}/start", params={"entryPoint": "review:default:main", "amount": "7"},
                        allow_redirects=False)
 
-    assert r.status == 303
-    page = await api.user("GET", r.headers["Location"])
+    body = await r.json()
+    assert r.status == 200 and "Location" not in r.headers
+    assert body == {"instanceId": body["instanceId"], "ok": True}
+    page = await api.user("GET", f"{PORTAL}/process/{body['instanceId']}")
     text = await page.text()
     assert page.content_type == "text/html"
     assert "SUSPENDED" in text and "name='amount' value='7'" in text and "name='note'" in text

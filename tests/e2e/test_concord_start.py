@@ -7,18 +7,18 @@ from tests.concord_face import settings  # noqa: F401 (the fixture: the face's s
 from tests.problems import problem
 
 
-async def test_an_entry_point_with_repository_and_flow_starts_that_flow_and_answers_both_faces_ids(api):
+async def test_an_entry_point_with_repository_and_flow_starts_that_flow_and_answers_as_the_document(api):
     await a_definition(api)
 
     r = await api.user("POST", f"{BASE}/review:default:main", json={"arguments": {"amount": 5}})
 
     body = await r.json()
-    assert r.status == 201
-    assert body["ok"] is True and body["instanceId"] == body["id"]
-    assert r.headers["Location"] == f"{BASE}/review/{body['id']}"
-    entry = await status_of(api, body["id"])
+    assert r.status == 200 and "Location" not in r.headers
+    assert body == {"instanceId": body["instanceId"], "ok": True}
+    entry = await status_of(api, body["instanceId"])
     assert (entry["status"], entry["projectName"], entry["initiator"]) == ("SUSPENDED", "review", "bob")
-    assert entry["currentElement"] == "Approve" and entry["meta"]["arguments"] == {"amount": 5}
+    # The configuration's `input` defaults apply to what was not given (issue 9).
+    assert entry["currentElement"] == "Approve" and entry["meta"]["arguments"] == {"amount": 5, "note": ""}
 
 
 async def test_project_colon_flow_names_the_start_event(api):
@@ -53,7 +53,7 @@ async def test_sync_waits_until_the_process_waits_on_a_person(api):
 
     r = await api.user("POST", f"{BASE}/review:default:main", params={"sync": "true"}, json={})
 
-    assert r.status == 201
+    assert r.status == 200
     assert (await r.json())["status"] == "SUSPENDED"
 
 

@@ -93,7 +93,7 @@ async def test_sigterm_under_load_cuts_no_request_off_and_leaves_no_run_running(
             server.send_signal(signal.SIGTERM)
 
             short_answer = await short
-            assert short_answer.status == 201 and (await short_answer.json())["status"] == "FINISHED"
+            assert short_answer.status == 200 and (await short_answer.json())["status"] == "FINISHED"
             for waited in await asyncio.gather(*waiting):
                 assert waited.status == 200 and (await waited.json())["status"] == "FAILED"
             for stream in streams:

@@ -59,7 +59,7 @@ async def run_script(api, script: str, arguments: dict, **params: str) -> str:
     zipped = a_zip({"flow.json": f'{{"script": "{script}"}}', "request.json": orjson.dumps({"arguments": arguments}).decode()})
     r = await api.user("POST", "/api/v1/process", data=io.BytesIO(zipped), params=params,
                        headers={"Content-Type": "application/zip"})
-    assert r.status == 201, await r.text()
+    assert r.status == 200, await r.text()
     return (await r.json())["instanceId"]
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from services.common.user_ids import user_uuid
 from services.faces.dspace.render import STATUS, WORDS, files, iso, page, parameters, process, script
 from services.scripts.descriptor import ScriptDescriptor, ScriptParameter
 from services.scripts.queries import ProcessSummary
@@ -40,8 +41,10 @@ def a_row(**overrides: Any) -> ProcessSummary:
 
 def test_every_internal_status_has_a_dspace_word_and_each_word_lists_its_statuses() -> None:
     assert set(STATUS) == {"created", "scheduled", "running", "waiting", "completed", "failed", "stopped"}
+    # The document's closed set; COMPLETED is a filter synonym of STOPPED (issue 9).
     assert WORDS == {"SCHEDULED": ("created", "scheduled"), "RUNNING": ("running", "waiting"),
-                     "COMPLETED": ("completed",), "FAILED": ("failed",), "STOPPED": ("stopped",)}
+                     "STOPPED": ("completed", "stopped"), "FAILED": ("failed",), "COMPLETED": ("completed", "stopped")}
+    assert set(STATUS.values()) == {"RUNNING", "STOPPED", "FAILED", "SCHEDULED"}
 
 
 def test_times_are_iso_with_z_and_absent_times_stay_absent() -> None:
@@ -63,8 +66,8 @@ def test_parameters_of_an_unknown_script_keep_their_stored_names() -> None:
 def test_a_process_carries_the_documents_fields_and_dspaces_with_its_links() -> None:
     body = process(a_row(), REGISTRY)
 
-    assert (body["id"], body["processId"], body["userId"], body["scriptName"]) == (str(PID), str(PID), "bob", "echo")
-    assert body["status"] == body["processStatus"] == "COMPLETED"
+    assert (body["id"], body["processId"], body["userId"], body["scriptName"]) == (str(PID), str(PID), user_uuid("bob"), "echo")
+    assert (body["status"], body["processStatus"]) == ("STOPPED", "COMPLETED")
     assert body["startTime"] == body["endTime"] == body["creationTime"] == "2024-05-01T08:30:00Z"
     assert body["parameters"] == [{"name": "-m", "value": "hi"}, {"name": "-n", "value": "2"}]
     href = f"/api/system/processes/{PID}"
@@ -96,7 +99,7 @@ def test_files_are_embedded_with_their_type_and_checksum_and_linked_by_name() ->
     href = f"/api/system/processes/{PID}/files"
     assert [(f["fileType"], f["checkSum"]["value"]) for f in body["_embedded"]["files"]] == [
         ("inputfile", "ab"), ("script_output", "cd")]
-    assert body["_links"]["out/report.txt"] == {"href": f"{href}/out/report.txt"}
+    assert body["_links"]["out/report.txt"] == {"href": f"{href}/out%2Freport.txt"}  # names percent-encoded (issue 9)
     assert body["page"] == {"size": 2, "totalElements": 2, "totalPages": 1, "number": 0}
 
 

@@ -46,11 +46,18 @@ async def get_process(request: web.Request) -> web.Response:
 
 
 async def kill_process(request: web.Request) -> web.Response:
-    """`DELETE /api/v1/process/{id}`: forcefully stop; a finished process is left as it is."""
+    """`DELETE /api/v1/process/{id}`: forcefully stop; a finished process is left as it is.
+
+    `If-Match` (the status's ETag) is honoured like on every other write: a stale one is 412,
+    also on a finished process, and the command checks it again against a concurrent change.
+    """
+    ctx = request_context(request)
     instance = await visible_instance(request)
+    if ctx.if_match is not None and ctx.if_match != instance.version:
+        raise ProblemError(412, f"the process is at version {instance.version}, not {ctx.if_match}",
+                           title="Precondition Failed")
     if not instance.status.finished:
-        ctx = request_context(request)
-        await ctx.runtime.scripts.stop(ctx.principal, StopProcess(str(instance.id)), ctx.idempotency_key)
+        await ctx.runtime.scripts.stop(ctx.principal, StopProcess(str(instance.id), ctx.if_match), ctx.idempotency_key)
     return web.Response(status=204)
 
 

@@ -25,9 +25,7 @@ async def check_project(ctx: RequestContext, plan: StartPlan) -> None:
     runtime = ctx.runtime
     workflow = (plan.adhoc or {}).get("workflow")
     if not is_concord(workflow):
-        if plan.profiles:
-            raise ProblemError(400, "activeProfiles apply to Concord projects only", errors=["activeProfiles: no concord.yml"])
-        return
+        return  # activeProfiles are then only recorded (shown in the status), as on every start
     limit = runtime.settings.max_workflow_bytes
     try:
         project: Project = await asyncio.get_running_loop().run_in_executor(

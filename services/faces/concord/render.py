@@ -6,6 +6,7 @@ import html
 from datetime import datetime
 from typing import Any
 
+from events.concord_instance import PROFILES_ATTRIBUTE
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus as S
 
@@ -49,6 +50,8 @@ def entry(instance: ProcessInstance) -> dict[str, Any]:
         "currentElement": instance.current_task,
         "error": instance.failure,
         "meta": {"arguments": instance.parameters},
+        # Recorded at start from the upload, `request.json` or the JSON start (comma-separated or a list).
+        "activeProfiles": list(instance.attributes.get(PROFILES_ATTRIBUTE) or []),
     }
 
 

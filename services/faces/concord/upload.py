@@ -26,7 +26,7 @@ async def plan_upload(request: web.Request) -> StartPlan:
     if request.content_type == "multipart/form-data":
         form = await read_form(request, max_parts=settings.max_form_parts, max_bytes=settings.max_upload_bytes)
         archive = await _open_archive(request, form.files.pop("archive", None))
-        raw_request = form.json.pop("request", None) or form.files.pop("request", None)
+        raw_request = form.json.pop("request", None) or form.files.pop("request", None) or _text_request(form.texts)
         return build_plan(
             archive=archive, request=request_object(raw_request, "request") if raw_request is not None else None,
             texts=form.texts, files=form.files, entry_point=form.text("entryPoint"),
@@ -39,6 +39,16 @@ async def plan_upload(request: web.Request) -> StartPlan:
                           start_at=parse_start_at(request.query.get("startAt"), now),
                           sync=parse_bool(request.query.get("sync"), "sync"))
     raise ProblemError(415, f"a process is started from JSON (Hackney), a ZIP or multipart/form-data, not {request.content_type}")
+
+
+def _text_request(texts: dict[str, list[str]]) -> bytes | None:
+    # `-F request='{"arguments": ...}'` sends a plain text field: it is still the request JSON.
+    values = texts.pop("request", None)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ProblemError(400, "the request part was sent more than once")
+    return values[0].encode()
 
 
 async def _read_body(request: web.Request, cap: int) -> bytes:

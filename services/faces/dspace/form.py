@@ -1,4 +1,5 @@
-"""DSpace's script invocation form: `properties` (a JSON list of {name, value}), `file` parts, `startTime`.
+"""DSpace's script invocation form: `properties` (a JSON list of {name, value}), `file` parts, `startTime`,
+and any other text field as a parameter named as sent (`c`, `-c`, `--collection`).
 
 Read by the shared multipart reader under the part-count and byte caps (413 past either);
 every `file` part is an input file named by its filename (whether that name may be one is
@@ -38,19 +39,28 @@ async def read_invocation(request: web.Request, *, max_parts: int, max_bytes: in
 
 
 def _take(invocation: Invocation, part: BodyPartReader, data: bytes) -> None:
-    if part.name == "file":
+    if part.name == "file" or (part.filename is not None and part.name not in ("properties", "startTime")):
         name = part.filename or ""
         if name in invocation.files:
             raise ProblemError(422, f"the file {name!r} was sent twice", errors=[f"file: {name!r} is a duplicate"])
         invocation.files[name] = data
     elif part.name == "properties":
-        invocation.arguments = _properties(part_text(part, data))
+        for name, value in _properties(part_text(part, data)).items():
+            _argument(invocation, name, value)
     elif part.name == "startTime":
         try:
             invocation.start_at = parse_moment(part_text(part, data).strip())
         except ValueError:
             raise ProblemError(400, "startTime must be an ISO-8601 time", errors=["startTime: not a time"]) from None
-    # Other parts are ignored, as DSpace does.
+    else:  # every other text field is a parameter, named as sent (`c`, `-c`, `--collection`)
+        _argument(invocation, part.name or "", part_text(part, data))
+
+
+def _argument(invocation: Invocation, name: str, value: Any) -> None:
+    # The script's check catches two names of one parameter (`-c` and `--collection`); this, one name twice.
+    if name in invocation.arguments:
+        raise ProblemError(422, f"the parameter {name!r} was sent twice", errors=[f"{name}: given more than once"])
+    invocation.arguments[name] = value
 
 
 def _properties(raw: str) -> dict[str, Any]:

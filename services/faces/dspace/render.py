@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from services.common.times import iso_z as iso
+from services.common.user_ids import user_uuid
 from services.scripts.queries import ProcessSummary
 from services.scripts.descriptor import ScriptDescriptor
 from services.scripts.registry import ScriptRegistry
 
 PROCESSES = "/api/system/processes"
 SCRIPTS = "/api/system/scripts"
-# Internal status -> DSpace's word (docs/faces.md); DSpace has no STOPPED, the seed does.
+# Internal status -> the document's closed set (RUNNING, STOPPED, FAILED, SCHEDULED): a run that
+# ended normally and one stopped by a user are both STOPPED (docs/faces.md).
 STATUS = {"created": "SCHEDULED", "scheduled": "SCHEDULED", "running": "RUNNING", "waiting": "RUNNING",
-          "completed": "COMPLETED", "failed": "FAILED", "stopped": "STOPPED"}
+          "completed": "STOPPED", "failed": "FAILED", "stopped": "STOPPED"}
+# DSpace 7's `processStatus` keeps its own word for a normal end, so its clients can tell the two apart.
+PROCESS_STATUS = {**STATUS, "completed": "COMPLETED"}
 WORDS: dict[str, tuple[str, ...]] = {}
 for _internal, _word in STATUS.items():
     WORDS[_word] = (*WORDS.get(_word, ()), _internal)
+WORDS["COMPLETED"] = WORDS["STOPPED"]  # a filter synonym for DSpace 7 clients
 
 
-def parameters(registry: ScriptRegistry, script: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Stored values as DSpace's `[{name, value}]`, named as the script declares them."""
+def parameters(registry: ScriptRegistry, script: str, values: dict[str, Any],
+               sent: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Stored values as DSpace's `[{name, value}]`, named as they were sent (else as the script declares them)."""
     descriptor = registry.scripts.get(script)
+    sent = sent or {}
     rendered = []
     for key, value in values.items():
         p = descriptor.parameter(key) if descriptor else None
         text = ("true" if value else "false") if isinstance(value, bool) else value if isinstance(value, str) else str(value)
-        rendered.append({"name": p.name if p else key, "value": text})
+        rendered.append({"name": sent.get(key) or (p.name if p else key), "value": text})
     return rendered
 
 
@@ -38,14 +45,16 @@ def process(row: ProcessSummary, registry: ScriptRegistry) -> dict[str, Any]:
     pid = str(row.instance_id)
     href = f"{PROCESSES}/{pid}"
     script = row.script or row.definition_key
-    status = STATUS[row.status]
+    links: dict[str, Any] = {"self": {"href": href}}
+    if row.script is not None and row.script in registry.scripts:  # only a process that ran a registered script
+        links["script"] = {"href": f"{SCRIPTS}/{quote(row.script, safe='')}"}
+    links |= {"output": {"href": f"{href}/output"}, "files": {"href": f"{href}/files"}}
     return {
-        "id": pid, "processId": pid, "userId": row.initiator, "scriptName": script,
+        "id": pid, "processId": pid, "userId": user_uuid(row.initiator), "scriptName": script,
         "startTime": iso(row.started_at or row.scheduled_for), "endTime": iso(row.ended_at),
-        "creationTime": iso(row.created_at), "status": status, "processStatus": status,
-        "parameters": parameters(registry, script, row.parameters), "type": "process",
-        "_links": {"self": {"href": href}, "script": {"href": f"{SCRIPTS}/{script}"},
-                   "output": {"href": f"{href}/output"}, "files": {"href": f"{href}/files"}},
+        "creationTime": iso(row.created_at), "status": STATUS[row.status], "processStatus": PROCESS_STATUS[row.status],
+        "parameters": parameters(registry, script, row.parameters, row.parameter_names), "type": "process",
+        "_links": links,
     }
 
 
@@ -68,16 +77,19 @@ def files(pid: str, listed: list[dict[str, Any]]) -> dict[str, Any]:
         {"name": f["name"], "sizeBytes": f["size"], "mediaType": f["mediaType"],
          "fileType": "inputfile" if f["kind"] == "input" else "script_output",
          "checkSum": {"checkSumAlgorithm": "SHA-256", "value": f["sha256"]},
-         "_links": {"content": {"href": f"{href}/{f['name']}"}}}
+         "_links": {"content": {"href": f"{href}/{quote(f['name'], safe='')}"}}}
         for f in listed
     ]
-    links = {"self": {"href": href}, **{f["name"]: {"href": f"{href}/{f['name']}"} for f in listed}}
+    # Names are percent-encoded in hrefs (a name may hold '/', '?', '#', spaces...).
+    links = {"self": {"href": href}, **{f["name"]: {"href": f"{href}/{quote(f['name'], safe='')}"} for f in listed}}
     return {"processId": pid, "_embedded": {"files": embedded}, "_links": links,
             "page": {"size": len(listed), "totalElements": len(listed), "totalPages": 1, "number": 0}}
 
 
-def page(request: web.Request, name: str, items: list[dict[str, Any]], *, number: int, size: int, total: int) -> dict[str, Any]:
-    """A HAL page: `_embedded.<name>`, `page{size,totalElements,totalPages,number}` and navigation links."""
+def page(request: web.Request, name: str, items: list[dict[str, Any]], *, number: int, size: int, total: int,
+         sort: tuple[str, bool] | None = None) -> dict[str, Any]:
+    """A HAL page: `_embedded.<name>`, `page{size,totalElements,totalPages,number}`, navigation links,
+    and the document's top-level `sort{by, order}` when the list is sorted."""
     pages = (total + size - 1) // size
 
     def link(n: int) -> dict[str, str]:
@@ -91,5 +103,8 @@ def page(request: web.Request, name: str, items: list[dict[str, Any]], *, number
         links["prev"] = link(min(number - 1, max(pages - 1, 0)))
     if number + 1 < pages:
         links["next"] = link(number + 1)
-    return {"_embedded": {name: items}, "_links": links,
-            "page": {"size": size, "totalElements": total, "totalPages": pages, "number": number}}
+    body: dict[str, Any] = {"_embedded": {name: items}, "_links": links,
+                            "page": {"size": size, "totalElements": total, "totalPages": pages, "number": number}}
+    if sort is not None:
+        body["sort"] = {"by": sort[0], "order": "desc" if sort[1] else "asc"}
+    return body

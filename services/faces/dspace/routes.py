@@ -3,9 +3,16 @@
 Choices where the seed is thin, wrong or differs from DSpace (see docs/faces.md, DSpace):
 - Ids are UUIDs (the seed), not DSpace's integers. Each process carries the seed's fields
   (`processId`, `userId`, `startTime`, `status`) and DSpace's (`scriptName`, `creationTime`,
-  `endTime`, `processStatus`); statuses are SCHEDULED, RUNNING, COMPLETED, FAILED and STOPPED
-  (stopped by a user; DSpace has no such state, the seed names it). A process waiting on a
-  person (a flow started elsewhere) is RUNNING; one created but not started is SCHEDULED.
+  `endTime`, `processStatus`). `status` is the document's closed set RUNNING, STOPPED, FAILED,
+  SCHEDULED (issue 9): a run that ended normally and one stopped by a user are both STOPPED;
+  `processStatus` keeps DSpace 7's word (COMPLETED for a normal end). In filters COMPLETED is a
+  synonym of STOPPED. A process waiting on a person (a flow started elsewhere) is RUNNING; one
+  created but not started is SCHEDULED.
+- `userId` is a UUID stable per user (uuid5 of a fixed namespace and the user name,
+  `services/common/user_ids.py`); `userId=<uuid>` filters by it, a plain user name works too.
+- Lists carry the document's top-level `"sort": {"by", "order"}` (the sort applied, the default
+  `creationTime`/`desc` included).
+- `_links.script` appears only when the process ran a registered script.
 - A user sees only their own processes (the collection and both searches are filtered), an
   admin all (the one rule of every face: also those assigned to them or their teams); another
   user's process is 403, as DSpace documents (every other face answers 404). The collection takes the seed's `script`,
@@ -19,9 +26,14 @@ Choices where the seed is thin, wrong or differs from DSpace (see docs/faces.md,
   inclusive ISO-8601 bounds.
 - `/{id}/files` lists input files (fileType "inputfile") and output files ("script_output");
   `/{id}/files/{name}` looks a file up by name (the seed), with Range (206/416), an ETag that
-  is the file's SHA-256 and If-None-Match (304).
+  is the file's SHA-256 and If-None-Match (304). Names are percent-encoded in `_links`; a name
+  holding `/` is fetched as is or encoded (`docs/a.txt`, `docs%2Fa.txt`).
 - `DELETE /{id}` stops the process first if it runs or is scheduled (the seed's promise; best
   effort), then tombstones it: 204.
+- Invocation: every multipart text field other than `startTime` and `properties` is a
+  parameter (`c`, `-c` and `--collection` name the same one), beside the `properties` JSON
+  list; a parameter given twice (by any of its names) is 422. Parameters come back named as
+  they were sent (a default the caller did not send: as the script declares it).
 - `POST /api/system/scripts/{name}/processes`: unknown script 404 (before the media type is
   checked, as DSpace); not multipart 400 "Invalid mimetype"; `properties` not JSON 400; a
   bad, unknown or missing parameter, a duplicate file name or a file named but not sent 422
@@ -41,6 +53,7 @@ from events.errors import DomainError
 from services.faces.dspace import render
 from services.faces.dspace.form import read_invocation
 from services.common.times import parse_moment
+from services.common.user_ids import as_uuid
 from services.http.context import request_context
 from services.http.headers import json_response
 from services.http.problems import ProblemError
@@ -95,13 +108,24 @@ async def _page(request: web.Request, where: ProcessFilter, allowed: tuple[str, 
     field, descending = _sort(request, allowed)
     rows, total = await runtime.process_views.page(where, sort=field, descending=descending, number=number, size=size)
     items = [render.process(r, runtime.registry) for r in rows]
-    return _hal(render.page(request, "processes", items, number=number, size=size, total=total))
+    return _hal(render.page(request, "processes", items, number=number, size=size, total=total, sort=(field, descending)))
+
+
+def _user(where: ProcessFilter, raw: str | None) -> ProcessFilter:
+    # `userId` is the UUID this face shows (derived from the user name); a plain user name works too.
+    if raw:
+        uid = as_uuid(raw)
+        if uid is None:
+            where.initiator = raw
+        else:
+            where.initiator_uuid = uid
+    return where
 
 
 async def list_processes(request: web.Request) -> web.Response:
     """`GET /api/system/processes` with the seed's filters."""
     q, registry = request.query, request_context(request).runtime.registry
-    where = ProcessFilter(initiator=q.get("userId"), script=q.get("script"), statuses=_statuses(q.get("status")))
+    where = _user(ProcessFilter(script=q.get("script"), statuses=_statuses(q.get("status"))), q.get("userId"))
     for name, value in q.items():
         if name.startswith("parameter.") and len(name) > len("parameter."):
             where.parameters.append((registry.keys_for(name.removeprefix("parameter.")), value))
@@ -113,8 +137,8 @@ async def search_by_property(request: web.Request) -> web.Response:
     q = request.query
     if not any(q.get(k) for k in ("userId", "scriptName", "processStatus")):
         raise ProblemError(400, "Either a name, user UUID or ProcessStatus should be provided")
-    where = ProcessFilter(initiator=q.get("userId") or None, script=q.get("scriptName") or None,
-                          statuses=_statuses(q.get("processStatus") or None))
+    where = _user(ProcessFilter(script=q.get("scriptName") or None, statuses=_statuses(q.get("processStatus") or None)),
+                  q.get("userId"))
     return await _page(request, where, _SEARCH_SORTS)
 
 
@@ -234,7 +258,7 @@ ROUTES = [
           response={"type": "array", "items": {"type": "object"}}, errors=(400, 404), query=("fromTime", "toTime")),
     Route("GET", f"{P}/{_ID}/files", process_files, "A process's input and output files", "dspace",
           response=_PAGE, response_media=HAL, errors=(404,)),
-    Route("GET", f"{P}/{_ID}/files/{{name}}", process_file, "A file's content (Range, ETag)", "dspace",
+    Route("GET", f"{P}/{_ID}/files/{{name:.+}}", process_file, "A file's content (Range, ETag)", "dspace",
           response={"type": "string", "format": "binary"}, response_media="application/octet-stream", errors=(404, 416)),
     Route("GET", S, list_scripts, "Registered scripts", "dspace", response=_PAGE, response_media=HAL, errors=(400,), query=("page", "size")),
     Route("GET", S + "/{name}", get_script, "A registered script with its parameters", "dspace",
