@@ -79,6 +79,7 @@ class ProjectionRunner:
         self.lease = lease
         self.rescue_seconds = rescue_seconds
         self._rescue = asyncio.Lock()
+        self._following = False  # started and not stopped: only then does a waiter step the projections
         self.pool: asyncpg.Pool = store.pool
         self.projections = {p.name: p for p in projections}
         self.batch = batch
@@ -103,9 +104,11 @@ class ProjectionRunner:
         self.store.follow(self._on_append)
         await self.store.listen(PROGRESS_CHANNEL, self._on_progress)
         self._tasks.append(asyncio.create_task(self._follow_all(), name="projections"))
+        self._following = True
 
     async def stop(self) -> None:
         """Cancel the followers (and give the lease up, for another process to take at once)."""
+        self._following = False
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -162,8 +165,9 @@ class ProjectionRunner:
                     return True
             if loop.time() >= deadline:
                 return False
-            # Nobody has applied these events yet (no lease holder, or a slow one): do it here.
-            if not self._rescue.locked():
+            # Nobody has applied these events yet (no lease holder, or a slow one): do it here,
+            # unless this runner was stopped (then nothing here applies events).
+            if self._following and not self._rescue.locked():
                 async with self._rescue:
                     with contextlib.suppress(Exception):
                         await self.step_all()
