@@ -59,10 +59,17 @@ class Gap(Exception):
 
 
 class AggregateCache:
-    """A bounded LRU of aggregate states by id, advanced by the events recorded after them."""
+    """A bounded LRU of aggregate states by id, advanced by the events recorded after them.
 
-    def __init__(self, size: int = 4096) -> None:
+    Bounded twice: by the number of aggregates, and by the events folded into the cached
+    states (an aggregate's version), which tracks memory where a count alone would not: one
+    definition with thousands of versions weighs what thousands of small instances weigh.
+    """
+
+    def __init__(self, size: int = 4096, max_events: int = 200_000) -> None:
         self.size = size
+        self.max_events = max_events
+        self.events = 0  # the sum of the cached states' versions
         self._entries: OrderedDict[uuid.UUID, Any] = OrderedDict()
 
     def version_of(self, aggregate_id: uuid.UUID) -> int:
@@ -77,6 +84,7 @@ class AggregateCache:
         since these were read); Gap if the events do not follow on from the state.
         """
         entry = self._entries.get(aggregate_id)
+        before = entry.version if entry is not None else 0  # events mutate the state in place
         for event in events:
             if entry is not None and event.originator_version <= entry.version:
                 continue
@@ -85,10 +93,12 @@ class AggregateCache:
             entry = event.mutate(entry)
         if entry is None:
             return None
+        self.events += entry.version - before
         self._entries[aggregate_id] = entry
         self._entries.move_to_end(aggregate_id)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        while len(self._entries) > 1 and (len(self._entries) > self.size or self.events > self.max_events):
+            _, evicted = self._entries.popitem(last=False)
+            self.events -= evicted.version
         return clone(entry)
 
     def peek(self, aggregate_id: uuid.UUID) -> Any | None:

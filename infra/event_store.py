@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,7 +70,9 @@ class _Pending:
 class EventStore:
     """Appends and reads events; one instance per process, started and stopped by its owner."""
 
-    def __init__(self, pool: asyncpg.Pool, mapper: Mapper, *, max_batch_events: int = 1000) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, mapper: Mapper, *, max_batch_events: int = 1000, cache: AggregateCache | None = None
+    ) -> None:
         self.pool = pool
         self.mapper = mapper
         self.max_batch_events = max_batch_events
@@ -77,9 +80,13 @@ class EventStore:
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._followers: list[Callable[[int], None]] = []
+        self._channels: list[tuple[str, Callable[..., None]]] = []
         self._signal = asyncio.Event()
+        self._writer_pids: set[int] = set()  # our backends: their notifications are our own appends
+        # Per-aggregate wake-ups for waiters; weak, so that an abandoned wait leaves nothing behind.
+        self._watches: weakref.WeakValueDictionary[UUID, asyncio.Event] = weakref.WeakValueDictionary()
         self._announced = 0
-        self.aggregates = AggregateCache()
+        self.aggregates = cache or AggregateCache()
 
     async def start(self) -> None:
         """Start the writer, and LISTEN for other processes' appends."""
@@ -101,8 +108,20 @@ class EventStore:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.remove_listener(CHANNEL, self._on_notify)
+                for channel, deliver in self._channels:
+                    await self._listener.remove_listener(channel, deliver)
+            self._channels.clear()
             await self.pool.release(self._listener)
             self._listener = None
+
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(payload)` for every notification on a channel (on the listener connection)."""
+        if self._listener is not None:
+            def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+                callback(payload)
+
+            await self._listener.add_listener(channel, deliver)
+            self._channels.append((channel, deliver))
 
     def follow(self, callback: Callable[[int], None]) -> None:
         """Call `callback(last_position)` whenever events are appended, here or elsewhere."""
@@ -211,11 +230,26 @@ class EventStore:
         """Decode a stored event's columns into its domain event."""
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, _conn: Any, pid: int, _channel: str, payload: str) -> None:
         position = int(payload)
         # Our own appends were announced already when they committed; only news counts.
         if position > self._announced:
+            if pid not in self._writer_pids:  # another process's append: its aggregates are unknown
+                for watch in list(self._watches.values()):
+                    watch.set()
+                self._watches.clear()
             self._announce(position)
+
+    def watch(self, aggregate_id: UUID) -> asyncio.Event:
+        """An event set at the next append to this aggregate. Take it *before* reading, then wait on it.
+
+        Appends made here name their aggregates; an append announced by another process does
+        not, so it sets every watch (a spurious wake-up costs a re-read, a missed one a wait).
+        """
+        watch = self._watches.get(aggregate_id)
+        if watch is None or watch.is_set():
+            watch = self._watches[aggregate_id] = asyncio.Event()
+        return watch
 
     def append_signal(self) -> asyncio.Event:
         """An event set at the next append. Take it *before* reading, then wait on it."""
@@ -258,6 +292,7 @@ class EventStore:
         results = [p.result for p in batch]
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
+            self._writer_pids.add(conn.get_server_pid())
             rows = await conn.fetch(_APPEND, command, ids, versions, topics, states, keys, results)
         metrics.observe_append(len(ids), time.perf_counter() - started)
         last = None
@@ -275,4 +310,7 @@ class EventStore:
                 pending.future.set_result(Appended(row["first_position"], row["last_position"]))
                 last = row["last_position"] or last
         if last is not None:
+            for aggregate_id in set(ids):
+                if (watch := self._watches.pop(aggregate_id, None)) is not None:
+                    watch.set()
             self._announce(last)

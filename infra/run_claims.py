@@ -26,6 +26,11 @@ ON CONFLICT (instance_id, request_version) DO UPDATE
     WHERE NOT script_run_claims.done AND script_run_claims.lease_until <= clock_timestamp()
 RETURNING attempts
 """
+_ANY = """
+SELECT EXISTS (SELECT 1 FROM script_task_view t WHERE t.open AND NOT EXISTS (
+    SELECT 1 FROM script_run_claims c WHERE c.instance_id = t.instance_id AND c.request_version = t.request_version
+    AND (c.done OR c.lease_until > clock_timestamp())))
+"""
 _NEXT = """
 SELECT t.instance_id, t.request_version FROM script_task_view t
 WHERE t.open AND NOT EXISTS (
@@ -62,6 +67,9 @@ class RunClaims:
 
     async def next(self) -> Claim | None:
         """Claim the oldest open run nobody holds, if any."""
+        # Most wake-ups find nothing to run: one statement says so, without a transaction.
+        if not await self.pool.fetchval(_ANY):
+            return None
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(_NEXT)
             if row is None:

@@ -83,3 +83,11 @@ class Settings(BaseSettings):
     # Tokens (issue 9): how long a process trusts a token it looked up. Revocations reach every
     # process at once through the database's notifications; this only bounds a missed one.
     token_cache_seconds: float = 30.0
+    # Scale-out (several processes on one database): how long a singleton job's lease (the
+    # projections' follower, the Kafka relay, the scheduler) outlives its holder's last renewal before another process
+    # takes the job over. Holders renew every third of it.
+    singleton_lease_seconds: float = 10.0
+    # The in-memory aggregate cache, per process: bounded by the events folded into the
+    # cached states (a proxy for their size) and by the number of aggregates.
+    aggregate_cache_events: int = 200_000
+    aggregate_cache_aggregates: int = 4096

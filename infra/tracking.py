@@ -39,3 +39,25 @@ async def move(pool: asyncpg.Pool, name: str, expected: int, to: int) -> int | N
         "UPDATE procession_tracking SET position = $3 WHERE name = $1 AND position = $2 RETURNING position",
         name, expected, to,
     )
+
+
+async def lock_all(conn: asyncpg.Connection, names: list[str]) -> dict[str, int]:
+    """Several followers' positions, locked for the transaction in the order given (sort them:
+    two processes locking the same rows in one order never deadlock)."""
+    rows = await conn.fetch(
+        "INSERT INTO procession_tracking AS t (name, position) SELECT n, 0 FROM unnest($1::text[]) AS n"
+        " ON CONFLICT (name) DO UPDATE SET position = t.position RETURNING t.name, t.position",
+        names,
+    )
+    return {r["name"]: r["position"] for r in rows}
+
+
+async def record_all(conn: asyncpg.Connection, positions: dict[str, int], *, announce: str) -> None:
+    """Record several positions in one statement, and NOTIFY `announce` with `name=position,...` at commit."""
+    await conn.execute(
+        "WITH moved AS (UPDATE procession_tracking t SET position = k.position"
+        " FROM unnest($1::text[], $2::bigint[]) AS k(name, position) WHERE t.name = k.name"
+        " RETURNING t.name, t.position)"
+        " SELECT pg_notify($3, (SELECT string_agg(name || '=' || position, ',') FROM moved))",
+        list(positions), list(positions.values()), announce,
+    )

@@ -66,6 +66,10 @@ class OrjsonTranscoder(JSONTranscoder):
         markers = data.count(_MARKER)
         if not markers:
             return value
+        if markers == 1 and type(value) is dict and _is_tagged(stamp := value.get("timestamp")):
+            # The commonest case of all, checked without walking the keys: one tag, the timestamp.
+            value["timestamp"] = self._decode_obj(stamp)
+            return value
         if isinstance(value, dict):
             # The usual case: the only tagged value is the event's top-level timestamp,
             # so revive the top level and skip walking nested configurations.

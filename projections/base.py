@@ -8,6 +8,8 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from projections.rows import Rows
+
 Handler = Callable[[Any, Any, int], Awaitable[None]]
 """`handler(connection, domain_event, position)`: writes the view rows for one event."""
 
@@ -26,8 +28,10 @@ class Projection:
     # Optional: for event types that come in runs (a version per POST), one handler for the
     # whole run, so its rows go in with `executemany` (one round trip) instead of one by one.
     batch_handlers: Mapping[type, BatchHandler] = field(default_factory=dict)
+    # Or, for a table of one row per aggregate: folds over the rows, written a batch at a time.
+    rows: Rows | None = None
     topics: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        classes = [*self.handlers, *self.batch_handlers]
+        classes = [*self.handlers, *self.batch_handlers, *(self.rows.folds if self.rows else ())]
         object.__setattr__(self, "topics", frozenset(get_topic(cls) for cls in classes))

@@ -2,6 +2,7 @@
 
 A single instance's full state (form data, history, asOf) is read by folding its own events;
 this table answers the questions that span instances: by target, by definition, by status.
+Its rows are folded a batch at a time (projections/rows.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from events.flow import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
 from projections.base import Projection
+from projections.rows import Rows
+
+Row = dict[str, Any] | None
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instance_view (
@@ -37,67 +41,74 @@ CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition
 """
 
 
-async def _touch(conn: Any, event: Any, sets: str = "", *values: Any) -> None:
-    extra = f", {sets}" if sets else ""
-    await conn.execute(
-        f"UPDATE instance_view SET aggregate_version = $2, updated_at = $3{extra} WHERE instance_id = $1",
-        event.originator_id, event.originator_version, event.timestamp, *values,
-    )
+COLUMNS = (
+    "instance_id", "definition_id", "definition_key", "definition_version", "status", "current_element",
+    "permitted_triggers", "initiator", "owner", "target_id", "assignment", "aggregate_version", "created_at",
+    "started_at", "updated_at", "ended_at",
+)
 
 
-async def created(conn: Any, e: I.Created, _position: int) -> None:
-    await conn.execute(
-        "INSERT INTO instance_view (instance_id, definition_id, definition_key, definition_version, status,"
-        " initiator, owner, target_id, assignment, aggregate_version, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-        e.originator_id, e.definition_id, e.definition_key, e.definition_version, S.CREATED.value,
-        e.initiator, e.owner, e.target_id, e.assignment, e.originator_version, e.timestamp,
-    )
+def _touch(row: Row, e: Any, **changes: Any) -> Row:
+    if row is None:
+        return None  # no row to update (as an UPDATE of a missing row changes nothing)
+    return {**row, "aggregate_version": e.originator_version, "updated_at": e.timestamp, **changes}
 
 
-async def scheduled(conn: Any, e: I.Scheduled, _position: int) -> None:
-    await _touch(conn, e, "status = $4", S.SCHEDULED.value)
+def created(_row: Row, e: I.Created, _position: int) -> Row:
+    return {
+        "instance_id": e.originator_id, "definition_id": e.definition_id, "definition_key": e.definition_key,
+        "definition_version": e.definition_version, "status": S.CREATED.value, "current_element": None,
+        "permitted_triggers": [], "initiator": e.initiator, "owner": e.owner, "target_id": e.target_id,
+        "assignment": e.assignment, "aggregate_version": e.originator_version, "created_at": e.timestamp,
+        "started_at": None, "updated_at": e.timestamp, "ended_at": None,
+    }
 
 
-async def started(conn: Any, e: I.Started, _position: int) -> None:
-    await _touch(conn, e, "status = $4, started_at = $3, current_element = $5", S.RUNNING.value, e.start_event)
+def scheduled(row: Row, e: I.Scheduled, _position: int) -> Row:
+    return _touch(row, e, status=S.SCHEDULED.value)
 
 
-async def task_started(conn: Any, e: I.TaskStarted, _position: int) -> None:
+def started(row: Row, e: I.Started, _position: int) -> Row:
+    return _touch(row, e, status=S.RUNNING.value, started_at=e.timestamp, current_element=e.start_event)
+
+
+def task_started(row: Row, e: I.TaskStarted, _position: int) -> Row:
     status = S.RUNNING if e.kind == NodeKind.SERVICE_TASK else S.WAITING
-    await _touch(conn, e, "status = $4, current_element = $5, permitted_triggers = $6", status.value, e.element_id, e.triggers)
-    if e.assignment is not None:
-        await _touch(conn, e, "assignment = $4", e.assignment)
+    row = _touch(row, e, status=status.value, current_element=e.element_id, permitted_triggers=e.triggers)
+    if row is not None and e.assignment is not None:
+        row["assignment"] = e.assignment
+    return row
 
 
-async def ended(conn: Any, e: I.Ended, _position: int) -> None:
-    await _touch(conn, e, "status = $4, current_element = $5, permitted_triggers = '[]', ended_at = $3",
-                 S.COMPLETED.value, e.end_event)
+def ended(row: Row, e: I.Ended, _position: int) -> Row:
+    return _touch(row, e, status=S.COMPLETED.value, current_element=e.end_event, permitted_triggers=[],
+                  ended_at=e.timestamp)
 
 
-async def assignment_changed(conn: Any, e: I.AssignmentChanged, _position: int) -> None:
-    await _touch(conn, e, "assignment = $4", e.assignment)
+def assignment_changed(row: Row, e: I.AssignmentChanged, _position: int) -> Row:
+    return _touch(row, e, assignment=e.assignment)
 
 
 def _finished(status: S) -> Any:
-    async def handler(conn: Any, e: Any, _position: int) -> None:
-        await _touch(conn, e, "status = $4, ended_at = $3, permitted_triggers = '[]'", status.value)
-    return handler
+    def fold(row: Row, e: Any, _position: int) -> Row:
+        return _touch(row, e, status=status.value, ended_at=e.timestamp, permitted_triggers=[])
+    return fold
 
 
-async def touched(conn: Any, e: Any, _position: int) -> None:
-    await _touch(conn, e)
+def touched(row: Row, e: Any, _position: int) -> Row:
+    return _touch(row, e)
 
 
-async def deleted(conn: Any, e: I.Deleted, _position: int) -> None:
-    await conn.execute("DELETE FROM instance_view WHERE instance_id = $1", e.originator_id)
+def deleted(_row: Row, _e: I.Deleted, _position: int) -> Row:
+    return None
 
 
 PROJECTION = Projection(
     name="instances",
     schema=SCHEMA,
     tables=("instance_view",),
-    handlers={
+    handlers={},
+    rows=Rows("instance_view", "instance_id", COLUMNS, {
         I.Created: created,
         I.Scheduled: scheduled,
         I.Started: started,
@@ -112,5 +123,5 @@ PROJECTION = Projection(
             I.AutomatedTaskRequested, I.AutomatedTaskCompleted, I.AutomatedTaskFailed, I.OutputAppended, I.FileAttached,
             I.FlowStarted, I.FlowStepStarted, I.FlowStepEnded, I.VariablesSet, I.FlowPaused, I.FormWaiting, I.FormSubmitted,
         )},
-    },
+    }),
 )

@@ -13,6 +13,9 @@ from events.flow import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
 from projections.base import Projection
+from projections.rows import Rows
+
+Row = dict[str, Any] | None
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS process_view (
@@ -35,50 +38,57 @@ CREATE INDEX IF NOT EXISTS process_view_due ON process_view (scheduled_for) WHER
 """
 
 
-async def _set(conn: Any, e: Any, sets: str, *values: Any) -> None:
-    await conn.execute(f"UPDATE process_view SET {sets} WHERE instance_id = $1", e.originator_id, *values)
+COLUMNS = ("instance_id", "definition_key", "script", "initiator", "status", "parameters", "created_at",
+           "scheduled_for", "started_at", "ended_at", "parameter_names")
 
 
-async def created(conn: Any, e: I.Created, _position: int) -> None:
-    await conn.execute(
-        "INSERT INTO process_view (instance_id, definition_key, script, initiator, status, parameters, created_at,"
-        " parameter_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        e.originator_id, e.definition_key, e.attributes.get("script"), e.initiator, S.CREATED.value, e.parameters, e.timestamp,
-        e.attributes.get("parameterNames"),
-    )
+def _set(row: Row, **changes: Any) -> Row:
+    return None if row is None else {**row, **changes}
 
 
-async def scheduled(conn: Any, e: I.Scheduled, _position: int) -> None:
-    await _set(conn, e, "status = $2, scheduled_for = $3", S.SCHEDULED.value, e.start_at)
+def created(row: Row, e: I.Created, _position: int) -> Row:
+    if row is not None:
+        return row  # created once
+    return {
+        "instance_id": e.originator_id, "definition_key": e.definition_key, "script": e.attributes.get("script"),
+        "initiator": e.initiator, "status": S.CREATED.value, "parameters": e.parameters, "created_at": e.timestamp,
+        "scheduled_for": None, "started_at": None, "ended_at": None,
+        "parameter_names": e.attributes.get("parameterNames"),
+    }
 
 
-async def started(conn: Any, e: I.Started, _position: int) -> None:
-    await _set(conn, e, "status = $2, started_at = $3", S.RUNNING.value, e.timestamp)
+def scheduled(row: Row, e: I.Scheduled, _position: int) -> Row:
+    return _set(row, status=S.SCHEDULED.value, scheduled_for=e.start_at)
 
 
-async def task_started(conn: Any, e: I.TaskStarted, _position: int) -> None:
-    await _set(conn, e, "status = $2", (S.RUNNING if e.kind == NodeKind.SERVICE_TASK else S.WAITING).value)
+def started(row: Row, e: I.Started, _position: int) -> Row:
+    return _set(row, status=S.RUNNING.value, started_at=e.timestamp)
 
 
-async def task_requested(conn: Any, e: I.AutomatedTaskRequested, _position: int) -> None:
-    await _set(conn, e, "script = coalesce(script, $2)", e.script)
+def task_started(row: Row, e: I.TaskStarted, _position: int) -> Row:
+    return _set(row, status=(S.RUNNING if e.kind == NodeKind.SERVICE_TASK else S.WAITING).value)
+
+
+def task_requested(row: Row, e: I.AutomatedTaskRequested, _position: int) -> Row:
+    return _set(row, script=row["script"] or e.script) if row is not None else None
 
 
 def _ended(status: S) -> Any:
-    async def handler(conn: Any, e: Any, _position: int) -> None:
-        await _set(conn, e, "status = $2, ended_at = $3", status.value, e.timestamp)
-    return handler
+    def fold(row: Row, e: Any, _position: int) -> Row:
+        return _set(row, status=status.value, ended_at=e.timestamp)
+    return fold
 
 
-async def deleted(conn: Any, e: I.Deleted, _position: int) -> None:
-    await conn.execute("DELETE FROM process_view WHERE instance_id = $1", e.originator_id)
+def deleted(_row: Row, _e: I.Deleted, _position: int) -> Row:
+    return None
 
 
 PROJECTION = Projection(
     name="script_processes",
     schema=SCHEMA,
     tables=("process_view",),
-    handlers={
+    handlers={},
+    rows=Rows("process_view", "instance_id", COLUMNS, {
         I.Created: created,
         I.Scheduled: scheduled,
         I.Started: started,
@@ -88,5 +98,5 @@ PROJECTION = Projection(
         I.Stopped: _ended(S.STOPPED),
         I.Failed: _ended(S.FAILED),
         I.Deleted: deleted,
-    },
+    }),
 )

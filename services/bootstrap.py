@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from events.concord_runtime import RunLimits
+from infra.aggregate_cache import AggregateCache
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
+from infra.leases import Lease
 from infra.postgres import create_pool, migrate, migrations_applied, ping, start_embedded
 from infra.projection_runner import ProjectionRunner
 from infra.sessions import SessionStore
@@ -101,8 +103,11 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
     otherwise a database without this build's schema is refused with SchemaOutdated.
     """
     pool = await create_pool(await database_url(settings), size=settings.pool_size)
-    store = EventStore(pool, create_mapper())
-    runner = ProjectionRunner(store, PROJECTIONS)
+    cache = AggregateCache(settings.aggregate_cache_aggregates, settings.aggregate_cache_events)
+    store = EventStore(pool, create_mapper(), cache=cache)
+    runner = ProjectionRunner(
+        store, PROJECTIONS, lease=Lease(pool, "projections", ttl_seconds=settings.singleton_lease_seconds)
+    )
     tokens = TokenStore(pool, cache_seconds=settings.token_cache_seconds)
     try:
         migrating = follow if migrate is None else migrate

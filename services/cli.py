@@ -40,11 +40,18 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _configure_logging(settings)
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from services.serve_workers import supervise
+
+        return asyncio.run(supervise(settings, args.workers))
     # access_log=None: the request-log middleware already logs each request (as JSON, when enabled).
     # shutdown_timeout: in-flight requests get the grace period (plus a little for the scripts'
     # failures to be recorded and answered); aiohttp's 60 s default would outlast Kubernetes' 30.
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                shutdown_timeout=settings.shutdown_grace_seconds + 3,
+                shutdown_timeout=settings.shutdown_grace_seconds + 3, reuse_port=args.reuse_port or None,
                 print=lambda m: print(m, flush=True))
     return 0
 
@@ -109,6 +116,10 @@ async def _rebuild(settings: Settings, names: list[str]) -> None:
 
     async with runtime(settings, follow=False) as rt:
         total = await rt.store.max_position()
+        if not names:  # every read model: one pass over the log for all of them
+            with tqdm(total=total, desc="every read model", unit="event") as bar:
+                await rt.projections.rebuild_all(bar.update)
+            return
         for projection in PROJECTIONS:
             if names and projection.name not in names:
                 continue
@@ -192,9 +203,8 @@ async def _import(settings: Settings, path: str) -> int:
         with tqdm(total=size, desc="import", unit="B", unit_scale=True, file=sys.stderr) as bar:
             count = await audit.import_lines(rt.store, _lines(path, bar.update))
         total = await rt.store.max_position()
-        for projection in PROJECTIONS:
-            with tqdm(total=total, desc=f"rebuild {projection.name}", unit="event", file=sys.stderr) as bar:
-                await rt.projections.rebuild(projection, bar.update)
+        with tqdm(total=total, desc="rebuild every read model", unit="event", file=sys.stderr) as bar:
+            await rt.projections.rebuild_all(bar.update)
         return count
 
 
@@ -242,6 +252,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--host", help="address to bind (env PROCESSION_HOST)")
     run.add_argument("--port", type=int, help="port to bind (env PROCESSION_PORT)")
     run.add_argument("--kafka", help="Kafka bootstrap servers, or 'embedded' (env KAFKA_BOOTSTRAP_SERVERS)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="service processes sharing the port and the database (default 1)")
+    run.add_argument("--reuse-port", action="store_true",
+                     help="bind with SO_REUSEPORT, so that several servers share the port")
     run.set_defaults(func=serve)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)

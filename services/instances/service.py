@@ -184,11 +184,17 @@ class InstanceService:
 
     async def complete_task(self, who: Principal, command: CompleteTask, idem: str | None = None) -> InstanceChanged:
         """A worker finished an automated task: the flow moves on."""
-        return await self._change(who, command, idem, lambda i, g: i.complete_automated(g, command.element_id, command.result, who.user))
+        return await self._change(
+            who, command, idem, lambda i, g: i.complete_automated(g, command.element_id, command.result, who.user),
+            retries=_RACES,
+        )
 
     async def fail_task(self, who: Principal, command: FailTask, idem: str | None = None) -> InstanceChanged:
         """A worker could not finish an automated task: the instance fails."""
-        return await self._change(who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error, g, who.user))
+        return await self._change(
+            who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error, g, who.user),
+            retries=_RACES,
+        )
 
     async def stop(self, who: Principal, command: StopInstance, idem: str | None = None) -> InstanceChanged:
         """Stop the instance (idempotent once it is over)."""
@@ -203,6 +209,12 @@ class InstanceService:
         self, who: Principal, command: Any, idem: str | None, change: Callable[[ProcessInstance, FlowGraph], Any],
         *, retries: int = 0,
     ) -> InstanceChanged:
+        """Decide on the current instance and append; `retries` re-decides after a version conflict.
+
+        A worker's outcome, stop and delete retry: they hold whatever the instance became
+        meanwhile (a running script appends its output all the time; its last lines may land
+        just before the outcome), where a user's move along the flow must not.
+        """
         async def decide() -> Decision[InstanceChanged]:
             instance = await self.get(command.instance_id)
             if not may_access(who, instance.initiator, instance.assignment):

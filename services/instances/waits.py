@@ -1,7 +1,7 @@
 """Waiting, without polling the database in a loop, until an instance reaches a condition.
 
-Each round takes the store's append signal *before* reading the instance, so an event
-appended between the read and the wait still wakes it. A wake-up at least every second
+Each round takes the store's watch on the instance *before* reading it, so an event
+appended between the read and the wait still wakes it; appends to other instances do not. A wake-up at least every second
 also covers events appended by another service process (whose signal this one never sees).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
@@ -25,8 +26,13 @@ async def wait_for(
     """The instance once `done` holds (True), or as it is when `timeout` seconds passed (False)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(timeout, 0.0)
+    try:
+        aggregate_id: UUID | None = UUID(instance_id)
+    except ValueError:
+        aggregate_id = None  # `get` answers that one
     while True:
-        signal = store.append_signal()
+        # Woken by appends to this instance only (or any other process's append), not by every one.
+        signal = store.watch(aggregate_id) if aggregate_id is not None else store.append_signal()
         instance = await get(instance_id)
         if done(instance):
             return instance, True

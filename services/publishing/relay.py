@@ -57,6 +57,7 @@ class KafkaRelay:
         self.failing_since: float | None = None  # monotonic time of the first failure in a row
         self.last_error: str | None = None
         self.task: asyncio.Task[None] | None = None  # set while it runs in the background
+        self._resume: int | None = None  # where to publish from, while the lease is held
         self._wake = asyncio.Event()
         store.follow(lambda _position: self._wake.set())
 
@@ -71,7 +72,9 @@ class KafkaRelay:
 
     async def publish_next(self, publisher: KafkaPublisher) -> int:
         """Publish the next batch and record it; returns how many events were published."""
-        rows = await self.store.read_after(await self.position(), self.batch)
+        if self._resume is None:  # newly holding the lease: start where the last holder stopped
+            self._resume = await self.position()
+        rows = await self.store.read_after(self._resume, self.batch)
         if rows:
             await self.send(publisher, rows)
             await self.record(rows[-1].position)
@@ -89,9 +92,10 @@ class KafkaRelay:
         """Record the acknowledged position, unless another relay holds the lease now."""
         async with self.store.pool.acquire() as conn, conn.transaction():
             if not await self.lease.held_in(conn):
+                self._resume = None
                 return False  # the new holder publishes from the recorded position
             await tracking.record(conn, NAME, position)
-        self.published_to = position
+        self.published_to = self._resume = position
         return True
 
     async def run(self) -> None:
@@ -101,7 +105,8 @@ class KafkaRelay:
             while True:
                 self._wake.clear()
                 try:
-                    if not await self.lease.acquire():
+                    if not await self.lease.keep():
+                        self._resume = None
                         await self._sleep(self.lease.ttl_seconds / 3)
                         continue
                     if publisher is None:
@@ -116,6 +121,7 @@ class KafkaRelay:
                     self.last_error = repr(error)
                     metrics.relay_failed()
                     log.warning("relay paused: %r (attempt %d)", error, self.failures)
+                    self._resume = None
                     if publisher is not None:
                         await publisher.close()
                         publisher = None
@@ -154,7 +160,8 @@ async def running_relay(store: EventStore, settings: Settings) -> AsyncIterator[
         bootstrap, idempotent = broker.bootstrap, False
         log.info("embedded Kafka broker on %s", bootstrap)
     relay = KafkaRelay(store, bootstrap=bootstrap, prefix=settings.kafka_topic_prefix,
-                       source=settings.kafka_source, idempotent=idempotent)
+                       source=settings.kafka_source, idempotent=idempotent,
+                       lease_seconds=settings.singleton_lease_seconds)
     try:
         async with background(relay.run(), "kafka-relay") as relay.task:
             yield relay

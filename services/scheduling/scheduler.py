@@ -56,7 +56,7 @@ class Scheduler:
             while True:
                 self._wake.clear()
                 try:
-                    if await self.lease.acquire():
+                    if await self.lease.keep():
                         await self.tick(self.clock())
                 except Exception:  # noqa: BLE001 - the scheduler must outlive one bad round
                     log.exception("scheduler round failed")
@@ -131,6 +131,6 @@ def _walk(expression: str, since: datetime, now: datetime) -> tuple[datetime | N
 async def running_scheduler(runtime: Any) -> AsyncIterator[Scheduler]:
     """Run the scheduler in the background while the block runs."""
     settings = runtime.settings
-    scheduler = Scheduler(runtime, poll_seconds=settings.scheduler_poll_seconds, lease_seconds=settings.script_lease_seconds)
+    scheduler = Scheduler(runtime, poll_seconds=settings.scheduler_poll_seconds, lease_seconds=settings.singleton_lease_seconds)
     async with background(scheduler.run(), "scheduler") as scheduler.task:
         yield scheduler

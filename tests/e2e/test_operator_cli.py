@@ -225,7 +225,7 @@ async def test_events_export_and_import_show_progress(api, procession, admin_url
         empty = with_database(admin_url, name)
         code, _, err = await procession("events", "import", str(log), database=empty)
         assert code == 0, err
-        assert "import: 100%" in err and "rebuild definitions: 100%" in err
+        assert "import: 100%" in err and "rebuild every read model: 100%" in err
         listed = await as_json(procession, "definitions", "list", database=empty)
         assert {d["key"] for d in listed} == {"E0", "E1", "E2"}
     finally:

@@ -267,3 +267,17 @@ async def test_a_configuration_shaped_like_a_tagged_value_loads_back_unchanged(
     loaded = await store.load(definition.id)
 
     assert loaded == events
+
+
+async def test_a_watch_wakes_on_its_own_aggregate_here_and_on_any_append_elsewhere(
+    store: EventStore, other_store: EventStore
+) -> None:
+    first, second = creation("first"), creation("second")
+    watch_first, watch_second = store.watch(first[0].originator_id), store.watch(second[0].originator_id)
+
+    await store.append(first)
+
+    assert watch_first.is_set() and not watch_second.is_set()
+    await other_store.append(creation("elsewhere"))  # another process: its aggregates are not named
+    async with asyncio.timeout(30):
+        await watch_second.wait()

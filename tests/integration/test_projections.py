@@ -169,6 +169,22 @@ async def test_a_failing_step_writes_neither_rows_nor_position(store: EventStore
     assert await tracked(pool, FAILING.name) is None
 
 
+async def test_a_failing_projection_does_not_hold_the_others_back_in_a_shared_step(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    runner = ProjectionRunner(store, [FAILING, LEDGER])
+    await runner.prepare()
+    appended = await store.append(creation("invoice", versions=2, tags={"prod": 1}))
+
+    await runner.step_all()
+
+    assert await tracked(pool, LEDGER.name) == appended.last_position
+    assert await pool.fetchval("SELECT count(*) FROM applied_events") > 0
+    assert await pool.fetchval("SELECT count(*) FROM failing_rows") == 0
+    assert (await tracked(pool, FAILING.name) or 0) < appended.last_position
+    assert runner.failed
+
+
 async def make_varied_history(definitions: DefinitionService) -> None:
     """Creations, versions, moved and removed tags, a rename, rollbacks, a delete and a re-creation."""
     save = definitions.save

@@ -32,10 +32,26 @@ class Report:
     @staticmethod
     def ratio(name: str, value: float, target: float | None = None) -> None:
         print(ratio_line(name, value, target))
+        RATIOS.append((name, value, target))
 
     @staticmethod
     async def server_settings(url: str) -> str:
         return await server_settings(url)
+
+
+RATIOS: list[tuple[str, float, float | None]] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Every ratio of the run again, in one table at the end (what docs/performance.md records)."""
+    if not RATIOS:
+        return
+    terminalreporter.write_line("")
+    terminalreporter.write_line("Targets (a ratio >= its target meets it)")
+    width = max(len(name) for name, _, _ in RATIOS)
+    for name, value, target in RATIOS:
+        verdict = "" if target is None else f"target >= {target:g}: {'met' if value >= target else 'NOT met'}"
+        terminalreporter.write_line(f"  {name.ljust(width)}  {value:8.2f}x  {verdict}")
 
 
 @pytest.fixture

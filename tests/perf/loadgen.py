@@ -81,8 +81,57 @@ async def run(args: argparse.Namespace) -> dict:
                     if len(samples) < 5:
                         samples.append(f"{status}: {detail}")
 
+    async def paced(session: aiohttp.ClientSession) -> None:
+        # Open loop: one request every 1/rate seconds, whatever the answers' pace, at most
+        # `concurrency` in flight (a request that finds them all busy waits for one).
+        slots = asyncio.Semaphore(args.concurrency)
+        interval = 1.0 / args.rate
+        tasks = set()
+
+        async def one() -> None:
+            try:
+                await worker_once(session)
+            finally:
+                slots.release()
+
+        due = loop_start
+        while due < measure_until:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            await slots.acquire()
+            task = asyncio.create_task(one())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            due += interval
+        await asyncio.gather(*tasks)
+
+    async def worker_once(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        n = next(numbers)
+        data = None
+        if args.body is not None:
+            data = args.body.replace("{n}", str(n)).replace("{key}", str(n % args.keys)).encode()
+        try:
+            async with session.request(args.method, args.url, data=data, headers=headers) as response:
+                body = await response.read()
+                status, failed = str(response.status), response.status >= 400
+                detail = body[:200].decode(errors="replace")
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            status, failed, detail = "exception", True, repr(error)
+        finished = time.perf_counter()
+        if started >= measure_from and finished <= measure_until:
+            latencies.append(finished - started)
+            statuses[status] += 1
+            if failed:
+                errors += 1
+                if len(samples) < 5:
+                    samples.append(f"{status}: {detail}")
+
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(worker(session) for _ in range(args.concurrency)))
+        if args.rate:
+            await paced(session)
+        else:
+            await asyncio.gather(*(worker(session) for _ in range(args.concurrency)))
 
     latencies.sort()
     ms = lambda v: None if v is None else round(v * 1000, 2)  # noqa: E731
@@ -115,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     parser.add_argument("--body", help="request body template with {n} and {key}")
     parser.add_argument("--keys", type=int, default=200, help="{key} is n modulo this")
+    parser.add_argument("--rate", type=float, help="open loop: requests per second (concurrency caps those in flight)")
     args = parser.parse_args(argv)
     print(json.dumps(asyncio.run(run(args))))
     return 0

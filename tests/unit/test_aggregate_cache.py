@@ -44,3 +44,16 @@ def test_the_cache_forgets_the_least_recently_used_aggregate_beyond_its_size():
     cache.advance(c.id, ec)
     assert cache.version_of(b.id) == 0
     assert cache.version_of(a.id) == a.version
+
+
+def test_the_cache_also_forgets_beyond_its_event_budget_and_keeps_its_tally():
+    cache = AggregateCache(size=100, max_events=5)
+    (a, ea), (b, eb), (c, ec) = history("A"), history("B"), history("C")  # two events each
+    cache.advance(a.id, ea)
+    cache.advance(b.id, eb)
+    assert cache.events == 4
+    cache.advance(c.id, ec)  # six events: the oldest goes
+    assert cache.version_of(a.id) == 0 and cache.version_of(b.id) == 2 and cache.events == 4
+    b.add_version({"script": "t"}, "bob")
+    cache.advance(b.id, list(b.collect_events()))  # B grows to three: C stays, nothing else fits
+    assert cache.version_of(b.id) == 3 and cache.version_of(c.id) == 2 and cache.events == 5
