@@ -16,6 +16,8 @@ CONFIGURATION_FIELDS = (
 # A version's object id (24 hex digits), as `_id` reads on a version that is not the current one.
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 _READ_ONLY = {"readOnly": True}
+# A process key: 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit, not a bare number.
+KEY_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_.-]*|[0-9][A-Za-z0-9_.-]*[A-Za-z_.-][A-Za-z0-9_.-]*)$"
 
 
 class ProcessConfigurationIn(BaseModel):
@@ -68,7 +70,7 @@ class RenameIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    id: str = Field(alias="_id")
+    id: str = Field(alias="_id", max_length=128, pattern=KEY_PATTERN)
 
 
 class ProcessConfigurationOut(BaseModel):
