@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,13 +13,28 @@ CONFIGURATION_FIELDS = (
 )
 
 
+# A version's object id (24 hex digits), as `_id` reads on a version that is not the current one.
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+_READ_ONLY = {"readOnly": True}
+# A process key: 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit, not a bare number.
+KEY_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_.-]*|[0-9][A-Za-z0-9_.-]*[A-Za-z_.-][A-Za-z0-9_.-]*)$"
+
+
 class ProcessConfigurationIn(BaseModel):
-    """The body of `POST /api/process/v1`. The key is `_id`, or `name` when `_id` is absent."""
+    """The body of `POST /api/process/v1`: a configuration as written, or as read back by GET.
+
+    The read-only fields a GET answers with (`_key`, `_version`, `_timestamp`, `_user`) are
+    accepted and ignored, so GET-edit-POST works; see `key()` for which key is saved.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     id: str | None = Field(default=None, alias="_id")
     type: Literal["VarProcess"] | None = Field(default=None, alias="_type")
+    read_key: str | None = Field(default=None, alias="_key", json_schema_extra=_READ_ONLY)
+    read_version: int | None = Field(default=None, alias="_version", json_schema_extra=_READ_ONLY)
+    read_timestamp: str | None = Field(default=None, alias="_timestamp", json_schema_extra=_READ_ONLY)
+    read_user: str | None = Field(default=None, alias="_user", json_schema_extra=_READ_ONLY)
     service: str | None = None
     name: str | None = None
     description: str | None = None
@@ -33,8 +49,19 @@ class ProcessConfigurationIn(BaseModel):
     environment: str | None = None
     processType: Literal["Ristretto", "Lungo"] | None = None
 
+    def key(self) -> str | None:
+        """The key to save under: `_id`, else `_key`, else `name`.
+
+        A body read back from a version that is not the current one carries that version's object
+        id as `_id` and its key as `_key`: then `_key` is the key. Any other `_id` wins over `_key`
+        (a configuration copied under a new `_id` is a new process, not an overwrite of the old).
+        """
+        if self.id is not None and not (self.read_key and OBJECT_ID.fullmatch(self.id)):
+            return self.id
+        return self.read_key or self.name
+
     def configuration(self) -> dict[str, Any]:
-        """The versioned part: every field that was given, without `_id` and `_type`."""
+        """The versioned part: every field that was given, without `_id`, `_type` and the read-only fields."""
         return self.model_dump(include=set(CONFIGURATION_FIELDS), exclude_unset=True, exclude_none=True)
 
 
@@ -43,7 +70,7 @@ class RenameIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    id: str = Field(alias="_id")
+    id: str = Field(alias="_id", max_length=128, pattern=KEY_PATTERN)
 
 
 class ProcessConfigurationOut(BaseModel):

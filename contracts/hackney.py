@@ -58,6 +58,12 @@ class HackneyStartIn(BaseModel):
     _form = field_validator("formData", mode="before")(_form_data)
 
 
+class HackneyStartBodyIn(HackneyStartIn):
+    """The body of `POST /api/v1/process`: the same, with the `processName` to start."""
+
+    processName: str = Field(min_length=1)  # type: ignore[assignment]
+
+
 class HackneyUpdateIn(BaseModel):
     """The body of `PATCH /api/v1/process/{processName}/{id}[/{trigger}]`."""
 

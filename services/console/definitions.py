@@ -61,7 +61,7 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
     if isinstance(model, dict) and "states" in model and not model.keys() & {"script", "workflow"}:
         return path.stem, {"workflow": model}  # a state machine
     body = ProcessConfigurationIn.model_validate(model)
-    return body.id or body.name or path.stem, body.configuration()
+    return body.key() or path.stem, body.configuration()
 
 
 async def _deploy(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:

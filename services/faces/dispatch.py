@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from contracts.concord import ConcordStarted
-from contracts.hackney import HackneyStarted, HackneyStartIn
+from contracts.concord import ConcordStarted, UploadForm
+from contracts.hackney import HackneyStartBodyIn, HackneyStarted, HackneyStartIn
 from services.faces.concord import start as concord
 from services.faces.hackney import routes as hackney
 from services.http.body import is_json
@@ -40,9 +40,12 @@ async def start_named(request: web.Request) -> web.Response:
 
 
 _ERRORS = (400, 404, 409, 415, 422)
+_ZIP = {"type": "string", "format": "binary"}
 ROUTES = [
-    Route("POST", BASE, start_from_body, "Start a process (JSON with processName; a ZIP is Concord's)", "hackney",
-          body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS,
+    Route("POST", BASE, start_from_body, "Start a process (JSON with processName; a ZIP or a form is Concord's)",
+          "hackney", body=HackneyStartBodyIn, other_bodies=(("multipart/form-data", UploadForm), ("application/zip", _ZIP),
+                                                            ("application/octet-stream", _ZIP)),
+          response=HackneyStarted, status=201, errors=(*_ERRORS, 413), query=("startAt", "sync"),
           also=((200, ConcordStarted),)),
     Route("POST", BASE + "/{processName}", start_named, "Start a process of a definition", "hackney",
           body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS, also=((200, ConcordStarted),)),

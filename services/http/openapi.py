@@ -46,12 +46,14 @@ QUERY: dict[str, dict[str, Any]] = {
     "script": {"type": "string"}, "scriptName": _TEXT, "userId": {"type": "string"},
     "status": {"type": "string", "enum": _STATUSES}, "processStatus": {"type": "string", "enum": _STATUSES},
     "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "minimum": -(10**9), "maximum": 10**9},
+    "sync": {"type": "string", "enum": ["true", "false"]}, "startAt": _TIME,
     "entryPoint": _TEXT, "after": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
     "sort": {"type": "string", "pattern": "^(script|startTime|endTime|creationTime|status|userId)(,(asc|desc))?$"},
     "limit": {"type": "integer", "minimum": 0, "maximum": 10_000},
-    "_limit": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
-    "_skip": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
-    "_sort": _TEXT, "_distinct": _TEXT,
+    "_limit": {"type": "integer", "minimum": -1, "maximum": 2**31 - 1},  # -1: all
+    "_skip": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    "_sort": {"type": "string", "pattern": r"^(?:[-+]?[A-Za-z_][A-Za-z0-9_]{0,63}(?:,[-+]?[A-Za-z_][A-Za-z0-9_]{0,63})*)?$"},
+    "_distinct": {"type": "string", "pattern": "^(?:[A-Za-z_][A-Za-z0-9_]{0,63})?$"},  # empty: none
     "instanceOwnerPartyId": _DIGITS, "startEvent": _TEXT, "id": _TEXT, "elementId": _TEXT,
 }
 REQUIRED_QUERY = {"instanceOwnerPartyId", "entryPoint"}
@@ -76,6 +78,14 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         for name, schema in map(_query_entry, route.query) if "<" not in name
     ]
     return path + query
+
+
+def _media(shape: Any, components: dict[str, Any]) -> dict[str, Any]:
+    # A form model says how its parts are sent (a JSON part, a ZIP) as `openapi_encoding`.
+    media: dict[str, Any] = {"schema": _schema(shape, components)}
+    if encoding := getattr(shape, "openapi_encoding", None):
+        media["encoding"] = encoding
+    return media
 
 
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
@@ -103,9 +113,8 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/problem+json": {"schema": problem}},
         }
     if route.body is not None:
-        operation["requestBody"] = {
-            "required": True, "content": {route.body_media: {"schema": _schema(route.body, components)}}
-        }
+        content = {media: _media(shape, components) for media, shape in ((route.body_media, route.body), *route.other_bodies)}
+        operation["requestBody"] = {"required": route.body_required, "content": content}
     if route.role == "browser":  # a token, or none: a browser is sent to sign in (303)
         operation["security"] = [{}, {"bearer": []}]
         operation["x-role"] = "user"

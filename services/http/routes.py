@@ -25,6 +25,9 @@ class Route:
     role: Role = "user"
     body: Any = None
     body_media: str = "application/json"
+    # Further media types the same operation reads, as (media type, shape); and whether a body is needed.
+    other_bodies: tuple[tuple[str, Any], ...] = ()
+    body_required: bool = True
     response: Any = None
     response_media: str = "application/json"
     status: int = 200

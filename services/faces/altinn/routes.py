@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts.altinn import ProcessNextIn
 from events.engine import next_steps
 from events.errors import NotFound
 from events.flow import FlowGraph
@@ -45,7 +46,7 @@ from events.instance import ProcessInstance
 from events.workflow import is_xml
 from infra.tokens import Principal
 from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state
-from services.http.body import read_json
+from services.http.body import read_model
 from services.http.context import request_context
 from services.http.headers import json_response
 from services.http.problems import ProblemError
@@ -136,12 +137,7 @@ async def get_next(request: web.Request) -> web.Response:
 async def put_next(request: web.Request) -> web.Response:
     """Leave the current task for `?id=`, the body's action's branch, or the only next element."""
     instance, graph = await _instance(request)
-    action = None
-    if request.can_read_body:
-        body = await read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("action", ""), (str, type(None))):
-            raise ProblemError(400, "the body is {\"action\": \"<name>\"}", title="Malformed JSON")
-        action = body.get("action")
+    action = (await read_model(request, ProcessNextIn)).action if request.can_read_body else None
     ctx = request_context(request)
     _check_action(ctx.principal, instance, graph, action)
     command = MoveOn(str(instance.id), request.query.get("id") or request.query.get("elementId"), action, ctx.if_match)
@@ -199,7 +195,7 @@ ROUTES = [
     Route("GET", INSTANCE + "/process/next", get_next, "Elements reachable from the current task", "altinn",
           errors=(404, 409)),
     Route("PUT", INSTANCE + "/process/next", put_next, "Complete the current task and move on", "altinn",
-          errors=_FLOW_ERRORS, query=("id", "elementId")),
+          body=ProcessNextIn, body_required=False, errors=(*_FLOW_ERRORS, 403, 415, 422), query=("id", "elementId")),
     Route("PUT", INSTANCE + "/process/completeProcess", complete_process, "Move task by task to an end", "altinn",
           errors=_FLOW_ERRORS),
     Route("GET", INSTANCE + "/process/history", get_history, "The process history", "altinn",

@@ -49,6 +49,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from contracts.dspace import ScriptInvocationForm
 from events.errors import DomainError
 from services.faces.dspace import render
 from services.faces.dspace.form import read_invocation
@@ -264,6 +265,6 @@ ROUTES = [
     Route("GET", S + "/{name}", get_script, "A registered script with its parameters", "dspace",
           response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("POST", S + "/{name}/processes", start_process, "Start a script (multipart: properties, file, startTime)",
-          "dspace", body={"type": "object"}, body_media="multipart/form-data", response=_PROCESS, response_media=HAL, status=202,
+          "dspace", body=ScriptInvocationForm, body_media="multipart/form-data", response=_PROCESS, response_media=HAL, status=202,
           errors=(400, 404, 413, 422)),
 ]

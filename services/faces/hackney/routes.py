@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts.hackney import HackneyPage, HackneyProcess, HackneyStartIn, HackneyUpdateIn
+from contracts.hackney import HackneyStartBodyIn, HackneyPage, HackneyProcess, HackneyStartIn, HackneyUpdateIn
 from events.errors import NotFound, StaleVersion
 from events.instance import ProcessInstance
 from events.instance_state import Visit
@@ -115,9 +115,7 @@ async def _start(request: web.Request, name: str, body: HackneyStartIn) -> web.R
 
 async def start_from_body(request: web.Request) -> web.Response:
     """`POST /api/v1/process` with JSON naming `processName`."""
-    body = await read_model(request, HackneyStartIn)
-    if not body.processName:
-        raise ProblemError(422, "processName is required", title="Invalid input", errors=["processName: required"])
+    body = await read_model(request, HackneyStartBodyIn)
     return await _start(request, body.processName, body)
 
 

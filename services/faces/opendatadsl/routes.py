@@ -2,6 +2,9 @@
 
 Choices where the document is thin or wrong (see docs/faces.md, OpenDataDSL):
 - The key is `_id`, or `name` when `_id` is absent (the document's own POST example has no `_id`).
+- GET-edit-POST: `_key`, `_version`, `_timestamp`, `_user` are accepted and ignored; an object
+  id `_id` (a non-current version) with `_key` beside it saves under `_key` (issue 9).
+- A body with no Content-Type is read as JSON when it parses (the document's examples send none).
 - `POST` answers 201 when it made a new version and 200 when the configuration was unchanged.
 - Version numbers are never reused: after a rollback of version 3 the next change is version 4.
 - A number in a path is a version, anything else a tag, and `~LATEST` the current version.
@@ -62,8 +65,8 @@ async def list_processes(request: web.Request) -> web.Response:
 
 
 async def save_process(request: web.Request) -> web.Response:
-    ctx, body = request_context(request), await read_model(request, ProcessConfigurationIn)
-    key = body.id or body.name
+    ctx, body = request_context(request), await read_model(request, ProcessConfigurationIn, untyped=True)
+    key = body.key()
     if not key:
         raise ProblemError(422, "the configuration needs an _id or a name", title="Invalid input",
                            errors=["_id: required when name is absent"])
@@ -92,7 +95,7 @@ async def get_version(request: web.Request) -> web.Response:
 
 
 async def rename_process(request: web.Request) -> web.Response:
-    ctx, body = request_context(request), await read_model(request, RenameIn)
+    ctx, body = request_context(request), await read_model(request, RenameIn, untyped=True)
     command = RenameDefinition(ctx.match("key"), body.id, ctx.if_match)
     return _answer(await ctx.runtime.definitions.rename(ctx.principal, command, ctx.idempotency_key))
 

@@ -1,0 +1,64 @@
+"""The OpenAPI document describes the bodies that used to be parsed by hand, part by part."""
+
+from __future__ import annotations
+
+from tests.e2e.test_altinn import an_app, an_instance
+from tests.problems import problem
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    ref = schema.get("$ref")
+    return document["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+
+async def _document(api) -> dict:
+    return await (await api.call("GET", "/api/openapi.json", token=None)).json()
+
+
+async def test_the_shared_start_describes_hackney_json_concord_forms_and_zips(api):
+    document = await _document(api)
+    body = document["paths"]["/api/v1/process"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data", "application/zip", "application/octet-stream"} <= set(body)
+    assert "processName" in _resolve(document, body["application/json"]["schema"])["required"]
+    form = _resolve(document, body["multipart/form-data"]["schema"])
+    assert {"archive", "request", "entryPoint", "startAt", "sync", "activeProfiles"} <= set(form["properties"])
+    assert form["properties"]["archive"]["format"] == "binary"
+    assert form["additionalProperties"] is True  # other text parts are arguments, other files files
+    assert body["multipart/form-data"]["encoding"]["request"]["contentType"] == "application/json"
+
+
+async def test_the_dspace_invocation_names_its_parts(api):
+    document = await _document(api)
+    body = document["paths"]["/api/system/scripts/{name}/processes"]["post"]["requestBody"]["content"]
+    form = _resolve(document, body["multipart/form-data"]["schema"])
+    assert {"properties", "file", "startTime"} <= set(form["properties"])
+    assert form["properties"]["file"]["items"]["format"] == "binary"
+    assert form["properties"]["startTime"]["format"] == "date-time"
+    assert body["multipart/form-data"]["encoding"]["properties"]["contentType"] == "application/json"
+
+
+async def test_altinn_next_has_an_optional_action_body(api):
+    document = await _document(api)
+    put = next(ops["put"] for path, ops in document["paths"].items() if path.endswith("/process/next"))
+    assert put["requestBody"]["required"] is False
+    schema = _resolve(document, put["requestBody"]["content"]["application/json"]["schema"])
+    assert "action" in schema["properties"]
+
+
+async def test_opendatadsl_list_parameters_are_typed(api):
+    document = await _document(api)
+    params = {p["name"]: p["schema"] for p in document["paths"]["/api/process/v1"]["get"]["parameters"]}
+    assert params["_limit"]["minimum"] == -1 and params["_skip"]["maximum"] == 2**31 - 1
+    assert "pattern" in params["_distinct"] and "pattern" in params["_sort"]
+
+
+async def test_altinn_next_validates_its_body_with_the_model(api):
+    await an_app(api)
+    path = await an_instance(api)
+    await api.user("POST", f"{path}/process/start")
+    before = await api.event_count()
+
+    body = await problem(await api.user("PUT", f"{path}/process/next", json={"action": 5}), 422)
+    assert "action" in str(body)
+    await problem(await api.user("PUT", f"{path}/process/next", json=["submit"]), 400)
+    assert await api.event_count() == before
