@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from events.errors import DomainError
+from services.faces.portal import definition_admin
 from services.faces.portal.access import who
 from services.faces.portal.render import page
 from services.faces.portal.security import Refused
@@ -62,7 +63,9 @@ async def _definition(request: web.Request, key: str) -> dict[str, Any]:
     configuration = current.configuration
     return {"key": key, "d": current, "configuration": configuration, "etag": etag,
             "versions": await runtime.definition_views.versions(key),
-            "fields": start_fields(runtime, configuration)}
+            "fields": start_fields(runtime, configuration),
+            "diff": await definition_admin.diff(request, key), "schedule": definition_admin.schedule(configuration),
+            "done": request.query.get("done", "")}
 
 
 async def definition_page(request: web.Request) -> web.Response:
