@@ -116,6 +116,19 @@ class AuditLog:
         """An event set at the next append (take it before reading, then wait on it)."""
         return self.store.append_signal()
 
+    async def last_position(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        return await self.store.max_position()
+
+    async def verify(self, progress: Callable[[int], None] | None = None) -> Verdict:
+        """Walk the hash chain (see `verify`), reporting each checked batch's size to `progress`."""
+        return await verify(self.store, progress)
+
+    async def export(self, after: int = 0) -> AsyncIterator[bytes]:
+        """The log after a position as NDJSON chunks: the lines of `procession events export`."""
+        async for batch in walk(self.store, after):
+            yield b"".join(orjson.dumps(to_line(e)) + b"\n" for e in batch)
+
 
 def aggregate_id(raw: str) -> UUID:
     """An aggregate id from a path segment (ValueError if it is not a UUID)."""

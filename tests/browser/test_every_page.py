@@ -41,6 +41,7 @@ async def test_every_page_is_accessible_and_pictured(browser: Browser, server: S
         pages.update({
             "overview": "/ui/", "processes": "/ui/processes", "process": script_page, "task": page.url,
             "tasks": "/ui/tasks", "definitions": "/ui/definitions", "definition": "/ui/definitions/echo-demo",
+            "audit": "/ui/audit",
         })
         target = DOCS if os.environ.get("PROCESSION_SCREENSHOTS") == "1" else tmp_path
         target.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,9 @@ async def test_every_page_is_accessible_and_pictured(browser: Browser, server: S
             bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
                    if v["impact"] in ("serious", "critical")]
             assert not bad, (name, bad)
+            if name == "audit":  # verify with its progress bar (the script path)
+                await page.get_by_role("button", name="Verify every event").click()
+                await expect(page.locator("#verify-verdict")).to_contain_text("Intact:", timeout=20_000)
             await shown.screenshot(path=str(target / f"{name}.png"))
             if path is None:
                 await anonymous.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from events.errors import DomainError
+from events.workflow import compile_workflow
+from services.faces.portal import definition_admin, diagram
 from services.faces.portal.access import who
 from services.faces.portal.render import page
 from services.faces.portal.security import Refused
@@ -62,7 +65,21 @@ async def _definition(request: web.Request, key: str) -> dict[str, Any]:
     configuration = current.configuration
     return {"key": key, "d": current, "configuration": configuration, "etag": etag,
             "versions": await runtime.definition_views.versions(key),
-            "fields": start_fields(runtime, configuration)}
+            "fields": start_fields(runtime, configuration),
+            "diff": await definition_admin.diff(request, key), "schedule": definition_admin.schedule(configuration),
+            "done": request.query.get("done", ""), "drawing": await _drawing(configuration)}
+
+
+async def _drawing(configuration: dict[str, Any]) -> dict[str, Any] | None:
+    """The definition's flow drawn (None for a workflow that does not compile on its own, e.g. a `#key` reference)."""
+    def draw() -> diagram.Diagram | None:
+        try:
+            return diagram.diagram(configuration, compile_workflow(configuration))
+        except ValueError:
+            return None
+
+    drawn = await asyncio.get_running_loop().run_in_executor(None, draw)
+    return {"d": drawn, "marks": {}} if drawn else None
 
 
 async def definition_page(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from events.errors import DomainError
 from events.engine import next_steps, permitted_triggers
 from events.instance import ProcessInstance, line_time
+from services.faces.portal import diagram
 from services.faces.portal.access import visible_instance, who
 from services.faces.portal.render import page
 from services.faces.portal.task_forms import submit
@@ -63,6 +66,23 @@ async def task_form(request: web.Request, instance: ProcessInstance) -> dict[str
     }
 
 
+async def drawing(request: web.Request, instance: ProcessInstance, timeline: list[HistoryEntry]) -> dict[str, Any] | None:
+    """The instance's diagram with its passed, current and failed elements marked (None if it has no flow)."""
+    runtime = request.app[RUNTIME]
+    try:
+        graph = await runtime.instances.graph_of(instance)
+        ref = instance.attributes.get("workflow") or {"definitionId": instance.definition_id,
+                                                      "version": instance.definition_version}
+        configuration = await runtime.models.configuration(str(ref["definitionId"]), int(ref["version"]))
+    except (DomainError, ValueError):  # a flow that no longer compiles is shown without its diagram
+        return None
+    drawn = await asyncio.get_running_loop().run_in_executor(None, diagram.diagram, configuration, graph)
+    if drawn is None:
+        return None
+    via = {v for e in timeline for v in (e.data.get("via") or []) if isinstance(v, str)}
+    return {"d": drawn, "marks": diagram.marks(instance, via)}
+
+
 async def _context(request: web.Request, instance: ProcessInstance, *, errors: list[str] | None = None) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
     timeline = await history(request, instance)
@@ -78,6 +98,7 @@ async def _context(request: web.Request, instance: ProcessInstance, *, errors: l
         "can_delete": principal.is_admin or instance.initiator == principal.user,
         "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
         "last_version": timeline[-1].version if timeline else 0,
+        "drawing": await drawing(request, instance, timeline),
     }
 
 

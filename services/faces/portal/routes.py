@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.faces.portal import definitions, overview, process, processes, render, sign_in, start, tasks
+from services.faces.portal import audit, definition_admin, definitions, overview, process, processes, render, sign_in, start, tasks
 from services.faces.portal.security import SIGN_IN, STATIC, UI
 
 async def _to_home(_request: web.Request) -> web.StreamResponse:
@@ -34,6 +34,14 @@ ROUTES: list[tuple[str, str, render.Handler]] = [
     ("GET", UI + "/definitions", definitions.list_page),
     ("GET", UI + "/definitions/{key}", definitions.definition_page),
     ("POST", UI + "/definitions/{key}/start", definitions.start),
+    ("POST", UI + "/definitions/{key}/tag", definition_admin.tag),
+    ("POST", UI + "/definitions/{key}/untag", definition_admin.untag),
+    ("POST", UI + "/definitions/{key}/rollback", definition_admin.rollback),
+    ("GET", UI + "/audit", audit.audit_page),
+    ("GET", UI + "/audit/live", audit.live),
+    ("POST", UI + "/audit/verify", audit.verify),
+    ("GET", UI + "/audit/verify/progress", audit.verify_progress),
+    ("GET", UI + "/audit/export.ndjson", audit.export),
     ("GET", UI + "/start", start.confirm),
     ("POST", UI + "/start", start.start),
 ]

@@ -38,6 +38,18 @@ function follow(el) {
       window.htmx.ajax("GET", el.dataset.refresh, { target: target, swap: "outerHTML" });
     }
   });
+  // event "audit": JSON {position, type, originator_id, originator_version, recorded_at}, a new table row
+  source.addEventListener("audit", (e) => {
+    const item = JSON.parse(e.data);
+    const row = document.createElement("tr");
+    for (const value of [item.position, item.type, item.originator_id, item.originator_version, item.recorded_at]) {
+      const cell = document.createElement("td");
+      cell.textContent = String(value);
+      row.append(cell);
+    }
+    el.append(row);
+    el.dispatchEvent(new CustomEvent("portal:line"));
+  });
   source.addEventListener("end", () => source.close());
   el.dataset.live = "on";
 }
@@ -52,7 +64,51 @@ function confirmations(root) {
   }
 }
 
+// Verify with a progress bar: the form's data-progress stream reports {checked, total}, then the verdict.
+// Without script the form posts and the page shows the verdict.
+function verifyForms(root) {
+  for (const form of root.querySelectorAll("form[data-progress]")) {
+    if (form.dataset.progressBound) continue;
+    form.dataset.progressBound = "1";
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const bar = form.querySelector("progress");
+      const verdict = document.getElementById("verify-verdict");
+      const button = form.querySelector("button");
+      button.disabled = true;
+      bar.hidden = false;
+      bar.value = 0;
+      verdict.textContent = "Checking…";
+      const source = new EventSource(form.dataset.progress);
+      source.addEventListener("progress", (m) => {
+        const p = JSON.parse(m.data);
+        bar.max = Math.max(p.total, 1);
+        bar.value = p.checked;
+        verdict.textContent = "Checked " + p.checked + " of " + p.total + " events…";
+      });
+      source.addEventListener("verdict", (m) => {
+        const v = JSON.parse(m.data);
+        source.close();
+        button.disabled = false;
+        bar.value = bar.max;
+        const text = document.createElement("p");
+        if (v.intact) {
+          text.className = "ok";
+          text.textContent = "Intact: " + v.checked + " events checked, every hash matches.";
+        } else {
+          text.className = "error";
+          text.textContent = "Broken at position " + v.broken.position + " (aggregate " + v.broken.aggregate +
+            ", version " + v.broken.version + ", " + v.broken.topic + "); the " + v.checked + " events before it are intact.";
+        }
+        verdict.replaceChildren(text);
+      });
+      source.onerror = () => { source.close(); button.disabled = false; };
+    });
+  }
+}
+
 function wire(root) {
+  verifyForms(root);
   localTimes(root);
   confirmations(root);
   for (const el of root.querySelectorAll("[data-stream]")) follow(el);
