@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 
+from infra import metrics
 from infra.kafka_broker import EmbeddedBroker
 from infra.postgres import start_embedded
 from infra.settings import Settings
@@ -43,6 +44,9 @@ async def child_environment(settings: Settings, broker: EmbeddedBroker | None) -
     elif settings.kafka_bootstrap_servers:
         env["KAFKA_BOOTSTRAP_SERVERS"] = settings.kafka_bootstrap_servers
     env["PROCESSION_DATA_DIR"] = str(settings.data_dir)
+    if not env.get(metrics.MULTIPROC_ENV):
+        # The workers' metrics add up on every scrape (whichever worker answers it).
+        env[metrics.MULTIPROC_ENV] = str(metrics.prepare_multiprocess(settings.data_dir / "metrics"))
     return env
 
 

@@ -104,12 +104,13 @@ class CommandExecutor:
         if scoped and (earlier := await self.store.idempotent_result(scoped)) is not None:
             return self._replay(earlier, digest, result_type)
         for attempt in range(retries + 1):
-            decision = await decide()
-            events = [e for aggregate in decision.aggregates for e in aggregate.collect_events()]
-            if not events:
-                return decision.result
-            stored = orjson.dumps({"request": digest, "result": dataclasses.asdict(decision.result)}) if scoped else None
             try:
+                # A decide may raise VersionConflict itself when what it read changed under it.
+                decision = await decide()
+                events = [e for aggregate in decision.aggregates for e in aggregate.collect_events()]
+                if not events:
+                    return decision.result
+                stored = orjson.dumps({"request": digest, "result": dataclasses.asdict(decision.result)}) if scoped else None
                 appended = await self.store.append(events, idempotency_key=scoped, result=stored)
             except VersionConflict:
                 if attempt == retries:

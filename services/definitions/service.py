@@ -13,7 +13,7 @@ from events.definition import ProcessDefinition
 from events.errors import NotFound, StaleVersion
 from events.process_key import ProcessKey, key_id
 from events.workflow import is_xml
-from infra.event_store import EventStore
+from infra.event_store import EventStore, VersionConflict
 from infra.tokens import Principal
 from services.common.executor import CommandExecutor, Decision
 from services.definitions.commands import (
@@ -85,6 +85,9 @@ class DefinitionService:
                 definition, claim = await self.get(key)
             except NotFound:
                 claim = await self.claim(key)  # never used, or released by a delete or rename
+                if claim is not None and claim.holder is not None:
+                    # Created by another call between our two reads: decide again on what is there now.
+                    raise VersionConflict(f"process {key!r} was created meanwhile")
             else:
                 check_if_match(definition, if_match)
                 changed = definition.add_version(configuration, who.user)

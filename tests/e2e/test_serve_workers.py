@@ -72,15 +72,15 @@ def environment(database_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-async def workers_of(server: asyncio.subprocess.Process, count: int) -> list[int]:
-    """The supervisor's worker pids once `count` of them listen."""
+async def workers_of(server: asyncio.subprocess.Process, count: int, *, gone: int | None = None) -> list[int]:
+    """The supervisor's worker pids once `count` of them listen (and `gone`, a killed one, is not among them)."""
     for _ in range(300):
         listening = []
         for child in psutil.Process(server.pid).children():
             with contextlib.suppress(psutil.Error):  # a worker that just died
                 if any(c.status == psutil.CONN_LISTEN for c in child.net_connections("tcp")):
                     listening.append(child.pid)
-        if len(listening) == count:
+        if len(listening) == count and gone not in listening:
             return listening
         await asyncio.sleep(0.2)
     raise AssertionError(f"expected {count} listening workers")
@@ -99,7 +99,7 @@ async def test_workers_share_one_port_and_a_killed_worker_is_replaced(database_u
                     async with fresh.post(f"{base}/api/process/v1", json={"name": f"k{n}", "script": "echo-params"}) as r:
                         assert r.status == 201
             os.kill(first[0], signal.SIGKILL)
-            replaced = await workers_of(server, 2)
+            replaced = await workers_of(server, 2, gone=first[0])
             assert first[0] not in replaced and first[1] in replaced
             async with session.get(f"{base}/api/process/v1") as r:
                 assert sorted(c["_id"] for c in await r.json()) == [f"k{n}" for n in range(10)]
