@@ -7,12 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from events.errors import InvalidInput, NotFound
+from events.errors import NotFound
 from events.instance_state import InstanceStatus
 from infra.event_store import VersionConflict
 from services.bootstrap import Runtime
 from services.console.common import operator, run
-from services.scripts.commands import StartProcess, StopProcess
+from services.scripts.commands import RetryProcess, StopProcess
 from services.scripts.queries import ProcessFilter
 
 LOG_LINES = 10
@@ -76,17 +76,9 @@ async def _cancel(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _retry(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
-    instance = await rt.instances.get(_id(args.id))
-    if instance.status is not InstanceStatus.FAILED or "script" not in instance.attributes:
-        raise InvalidInput(f"instance {instance.id} is {instance.status}, not a failed script run",
-                           ["retry: only a failed script run can be retried"])
-    files = {name: await rt.blobs.read(info["sha256"])
-             for name, info in (instance.attributes.get("inputFiles") or {}).items()}
-    answer = await rt.scripts.start(operator(), StartProcess(
-        definition=instance.definition_key, selector=str(instance.definition_version),
-        arguments=instance.parameters, files=files, attributes={"retryOf": str(instance.id)},
-    ))
-    return {"id": answer.id, "status": answer.status, "retry_of": str(instance.id)}
+    failed = str(_id(args.id))
+    answer = await rt.scripts.retry(operator(), RetryProcess(failed))
+    return {"id": answer.id, "status": answer.status, "retry_of": failed}
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -57,3 +57,18 @@ class StopProcess:
 
     instance_id: str
     if_match: int | None = None
+
+
+@dataclass(frozen=True)
+class RetryProcess:
+    """Run a failed script run again, as a new run of the same definition version with the same
+    parameters and input files (marked `retryOf`)."""
+
+    records: ClassVar[tuple[str, ...]] = (
+        "ProcessInstance.Created",
+        "ProcessInstance.Started",
+        "ProcessInstance.TaskStarted",
+        "ProcessInstance.AutomatedTaskRequested",
+    )
+
+    instance_id: str

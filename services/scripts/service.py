@@ -20,6 +20,7 @@ import asyncpg
 from events.definition import LATEST
 from events.errors import InvalidInput, NotFound
 from events.instance import ProcessInstance
+from events.instance_state import InstanceStatus
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore
 from infra.tokens import Principal
@@ -32,7 +33,7 @@ from services.instances.service import InstanceService
 from infra.run_claims import RunClaims
 from services.scripts.descriptor import ScriptDescriptor
 from services.scripts.registry import ScriptRegistry, check_arguments, is_file_path
-from services.scripts.commands import StartProcess, StopProcess
+from services.scripts.commands import RetryProcess, StartProcess, StopProcess
 from services.scripts.runner import LocalRuns
 
 SCRIPT_PREFIX = "script."
@@ -94,6 +95,20 @@ class ScriptProcessService:
             self._ensured.discard(descriptor.name)  # type: ignore[union-attr]  # someone deleted it: make it again
             await self._ensure_definition(descriptor)  # type: ignore[arg-type]
             return await self.instances.create(who, create, idem)
+
+    async def retry(self, who: Principal, command: RetryProcess, idem: str | None = None) -> InstanceChanged:
+        """A failed script run, again, as a new run (InvalidInput for anything else)."""
+        instance = await self.instances.visible(who, command.instance_id)
+        if instance.status is not InstanceStatus.FAILED or "script" not in instance.attributes:
+            raise InvalidInput(f"process {instance.id} is {instance.status}, not a failed script run",
+                               ["retry: only a failed script run can be retried"])
+        files = {name: await self.blobs.read(info["sha256"])
+                 for name, info in (instance.attributes.get("inputFiles") or {}).items()}
+        again = StartProcess(
+            definition=instance.definition_key, selector=str(instance.definition_version),
+            arguments=instance.parameters, files=files, attributes={"retryOf": str(instance.id)},
+        )
+        return await self.start(who, again, idem)
 
     async def stop(self, who: Principal, command: StopProcess, idem: str | None = None) -> InstanceChanged:
         """Stop a process (idempotent): a running script is killed; the instance ends stopped."""

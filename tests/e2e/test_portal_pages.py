@@ -6,6 +6,7 @@ import re
 
 from tests.e2e.conftest import Api
 from tests.e2e.test_portal_security import sign_in
+from tests.polling import until
 
 
 async def test_the_pages_render_for_a_signed_in_user(api: Api):
@@ -39,3 +40,33 @@ async def test_stop_from_the_process_page(api: Api):
     location = r.headers["Location"]
     r = await api.client.post(location + "/stop", data={"csrf": csrf}, allow_redirects=False)
     assert r.status == 303, await r.text()
+
+
+async def test_a_failed_script_run_is_retried_from_its_page_as_a_new_run(api: Api):
+    await api.admin("POST", "/api/process/v1", json={"_id": "flaky", "script": "fail"})
+    csrf = await sign_in(api, api.user_token)
+    r = await api.client.post("/ui/definitions/flaky/start", data={"csrf": csrf}, allow_redirects=False)
+    failed = r.headers["Location"]
+    failed_id = failed.rsplit("/", 1)[1]
+
+    async def has_failed() -> bool:
+        return (await api.runtime.instances.get(failed_id)).status == "failed"
+
+    await until(has_failed)
+    assert 'action="' + failed + '/retry"' in await (await api.client.get(failed)).text()
+    r = await api.client.post(failed + "/retry", data={"csrf": csrf}, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    again = r.headers["Location"].rsplit("/", 1)[1]
+    assert again != failed_id
+    retried = await api.runtime.instances.get(again)
+    assert retried.attributes["retryOf"] == failed_id and retried.definition_key == "flaky"
+    # Never without the form's CSRF token, and only a failed script run.
+    r = await api.client.post(failed + "/retry", data={}, allow_redirects=False)
+    assert r.status == 403
+    await api.admin("POST", "/api/process/v1", json={"_id": "slowish", "script": "slow"})
+    r = await api.client.post("/ui/definitions/slowish/start", data={"csrf": csrf, "param.seconds": "30"},
+                              allow_redirects=False)
+    running = r.headers["Location"]
+    r = await api.client.post(running + "/retry", data={"csrf": csrf}, allow_redirects=False)
+    assert r.status == 422 and "not a failed script run" in await r.text()
+    await api.client.post(running + "/stop", data={"csrf": csrf}, allow_redirects=False)

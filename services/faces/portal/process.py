@@ -13,6 +13,7 @@ from aiohttp import web
 from events.errors import DomainError
 from events.engine import next_steps, permitted_triggers
 from events.instance import ProcessInstance, line_time
+from events.instance_state import InstanceStatus
 from services.faces.portal import diagram
 from services.faces.portal.access import visible_instance, who
 from services.faces.portal.render import page
@@ -20,7 +21,7 @@ from services.faces.portal.task_forms import submit
 from services.http import sse
 from services.http.app_keys import RUNTIME
 from services.instances.commands import DeleteInstance
-from services.scripts.commands import StopProcess
+from services.scripts.commands import RetryProcess, StopProcess
 
 _HIDDEN = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
@@ -96,6 +97,7 @@ async def _context(request: web.Request, instance: ProcessInstance, *, errors: l
         "i": instance, "history": timeline, "lines": shown, "hidden_lines": len(lines) - len(shown),
         "files": files, "task": await task_form(request, instance), "errors": errors or [],
         "can_delete": principal.is_admin or instance.initiator == principal.user,
+        "can_retry": instance.status is InstanceStatus.FAILED and "script" in instance.attributes,
         "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
         "last_version": timeline[-1].version if timeline else 0,
         "drawing": await drawing(request, instance, timeline),
@@ -161,6 +163,13 @@ async def stop(request: web.Request) -> web.StreamResponse:
     if not instance.status.finished:
         await request.app[RUNTIME].scripts.stop(who(request), StopProcess(str(instance.id)))
     raise _redirect(instance.id, "stopped")
+
+
+async def retry(request: web.Request) -> web.StreamResponse:
+    """`POST /ui/processes/{id}/retry`: a failed script run, again, as a new run; its page follows."""
+    instance = await visible_instance(request)
+    again = await request.app[RUNTIME].scripts.retry(who(request), RetryProcess(str(instance.id)))
+    raise web.HTTPSeeOther(f"/ui/processes/{again.id}")
 
 
 async def delete(request: web.Request) -> web.StreamResponse:

@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, render.Handler]] = [
     ("GET", UI + "/processes/{id}/log.txt", process.log_text),
     ("GET", UI + "/processes/{id}/files/{name:.+}", process.download),
     ("POST", UI + "/processes/{id}/stop", process.stop),
+    ("POST", UI + "/processes/{id}/retry", process.retry),
     ("POST", UI + "/processes/{id}/delete", process.delete),
     ("POST", UI + "/processes/{id}/task", process.act),
     ("GET", UI + "/tasks", tasks.tasks_page),
