@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from infra import metrics
+from services.http.outcome import Handler, observed
 
 UNMATCHED = "unmatched"  # 404s and 405s: raw paths would make a label per probe
 
@@ -21,18 +19,7 @@ def route_template(request: web.Request) -> str:
 
 
 @web.middleware
-async def metrics_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Observe each request's latency under its route template, method and final status."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as e:
-        status = e.status
-        raise
-    finally:
-        metrics.observe_request(route_template(request), request.method, status, time.perf_counter() - started)
+    return await observed(request, handler, lambda status, seconds: metrics.observe_request(
+        route_template(request), request.method, status, seconds))

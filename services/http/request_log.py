@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from infra.logs import REQUEST_ID, JsonFormatter
 from services.http.app_keys import PRINCIPAL, REQUEST_ID_KEY
+from services.http.outcome import Handler, observed
 
 __all__ = ["JsonFormatter", "request_id_middleware", "request_log_middleware", "send_request_id"]
 log = logging.getLogger("procession.requests")
@@ -26,7 +25,7 @@ def _accepted(value: str | None) -> str | None:
 
 @web.middleware
 async def request_id_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    request: web.Request, handler: Handler
 ) -> web.StreamResponse:
     """Take the caller's X-Request-Id (or make one), log under it, and send it back."""
     request_id = _accepted(request.headers.get("X-Request-Id")) or uuid.uuid4().hex
@@ -45,27 +44,18 @@ async def send_request_id(request: web.Request, response: web.StreamResponse) ->
 
 
 @web.middleware
-async def request_log_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def request_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log method, path, status, duration and caller of every request."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as e:
-        status = e.status
-        raise
-    finally:
+
+    def report(status: int, seconds: float) -> None:
         if log.isEnabledFor(logging.INFO):
             principal = request.get(PRINCIPAL)
             log.info(
                 "request",
                 extra={
                     "method": request.method, "path": request.path, "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user": principal.user if principal else None,
+                    "ms": round(seconds * 1000, 2), "user": principal.user if principal else None,
                 },
             )
+
+    return await observed(request, handler, report)
