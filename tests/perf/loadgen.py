@@ -57,29 +57,9 @@ async def run(args: argparse.Namespace) -> dict:
     measure_until = measure_from + args.seconds
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        while (started := time.perf_counter()) < measure_until:
-            n = next(numbers)
-            data = None
-            if args.body is not None:
-                data = args.body.replace("{n}", str(n)).replace("{key}", str(n % args.keys)).encode()
-            status: str
-            try:
-                async with session.request(args.method, args.url, data=data, headers=headers) as response:
-                    body = await response.read()
-                    status = str(response.status)
-                    failed = response.status >= 400
-                    detail = body[:200].decode(errors="replace")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-                status, failed, detail = "exception", True, repr(error)
-            finished = time.perf_counter()
-            if started >= measure_from and finished <= measure_until:
-                latencies.append(finished - started)
-                statuses[status] += 1
-                if failed:
-                    errors += 1
-                    if len(samples) < 5:
-                        samples.append(f"{status}: {detail}")
+        # Closed loop: the next request as soon as the last one answered.
+        while time.perf_counter() < measure_until:
+            await worker_once(session)
 
     async def paced(session: aiohttp.ClientSession) -> None:
         # Open loop: one request every 1/rate seconds, whatever the answers' pace, at most
