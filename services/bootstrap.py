@@ -36,6 +36,7 @@ from services.scripts.queries import ProcessViews
 from services.scripts.service import ScriptProcessService
 from services.scripts.registry import ScriptRegistry
 from services.scripts.runner import LocalRuns, ScriptRunner
+from services.scheduling.queries import ScheduleViews
 
 PROJECTIONS = (
     definitions_projection.PROJECTION, instances_projection.PROJECTION,
@@ -67,6 +68,7 @@ class Runtime:
     sessions: SessionStore
     audit: AuditLog
     concord_forms: ConcordForms
+    schedule_views: ScheduleViews
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -154,6 +156,7 @@ async def runtime(settings: Settings, *, follow: bool = True, migrate: bool | No
             sessions=SessionStore(pool, idle_seconds=settings.portal_session_idle_seconds),
             audit=AuditLog(store),
             concord_forms=ConcordForms(instances, blobs),
+            schedule_views=ScheduleViews(pool),
         )
     finally:
         await runner.stop()

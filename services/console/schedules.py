@@ -12,12 +12,11 @@ from services.bootstrap import Runtime
 from services.common.times import iso_z
 from services.console.common import operator, run
 from services.definitions.commands import SaveDefinition
-from services.scheduling.queries import ScheduleViews
 from services.scripts.commands import StartProcess
 
 
 async def _list(rt: Runtime, args: argparse.Namespace) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(s) for s in await ScheduleViews(rt.pool).listing(datetime.now(UTC))]
+    return [dataclasses.asdict(s) for s in await rt.schedule_views.listing(datetime.now(UTC))]
 
 
 async def _set_enabled(rt: Runtime, key: str, enabled: bool) -> dict[str, Any]:

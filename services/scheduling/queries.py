@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from events.cron import CronError, parse_cron
+from services.scheduling.cron_words import describe
 
 _CRON_DEFINITIONS = """
 SELECT d.definition_id, d.key, d.configuration->>'cron' AS cron, v.created_at, s.last_fire
@@ -36,6 +37,16 @@ class ScheduleState:
     enabled: bool
     last_fire: datetime | None
     next_fire: datetime | None
+
+
+@dataclass(frozen=True)
+class UpcomingStart:
+    """A cron fire still to come: when, and which definition it starts."""
+
+    at: datetime
+    key: str
+    cron: str
+    words: str  # the schedule in words ("on weekdays at 06:30 (UTC)")
 
 
 @dataclass(frozen=True)
@@ -90,3 +101,18 @@ class ScheduleViews:
                 upcoming = None
             schedules.append(ScheduleState(row["key"], row["cron"], row["enabled"], row["last_fire"], upcoming))
         return schedules
+
+    async def upcoming(self, now: datetime, count: int = 5) -> list[UpcomingStart]:
+        """The next `count` cron fires after `now` across every enabled schedule, soonest first."""
+        fires: list[UpcomingStart] = []
+        for schedule in await self.cron_schedules():
+            try:
+                parsed = parse_cron(schedule.cron)
+            except CronError:
+                continue
+            moment: datetime | None = now
+            for _ in range(count):  # a schedule fires at most `count` times among the soonest
+                if (moment := parsed.next_after(moment)) is None:
+                    break
+                fires.append(UpcomingStart(moment, schedule.key, schedule.cron, describe(parsed)))
+        return sorted(fires, key=lambda f: (f.at, f.key))[:count]

@@ -29,7 +29,6 @@ from infra.leases import Lease
 from services.common.principals import SYSTEM
 from services.common.times import iso_z
 from services.instances.commands import StartInstance
-from services.scheduling.queries import ScheduleViews
 from services.scripts.commands import StartProcess
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class Scheduler:
     def __init__(self, runtime: Any, *, poll_seconds: float = 1.0, lease_seconds: float = 10.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.runtime = runtime
-        self.views = ScheduleViews(runtime.pool)
+        self.views = runtime.schedule_views
         self.poll_seconds = poll_seconds
         self.lease = Lease(runtime.pool, NAME, ttl_seconds=lease_seconds)
         self.clock = clock

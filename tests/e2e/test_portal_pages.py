@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from tests.e2e.conftest import Api
 from tests.e2e.test_portal_security import sign_in
@@ -70,3 +71,18 @@ async def test_a_failed_script_run_is_retried_from_its_page_as_a_new_run(api: Ap
     r = await api.client.post(running + "/retry", data={"csrf": csrf}, allow_redirects=False)
     assert r.status == 422 and "not a failed script run" in await r.text()
     await api.client.post(running + "/stop", data={"csrf": csrf}, allow_redirects=False)
+
+
+async def test_the_overview_lists_the_next_scheduled_starts_soonest_first(api: Api):
+    far = (datetime.now(UTC).hour + 12) % 24  # a daily fire hours away: never among the next five minutes
+    for key, cron in (("daily", f"0 {far} * * *"), ("minutely", "* * * * *"), ("paused", "* * * * *")):
+        configuration = {"_id": key, "script": "echo-params", "input": {"message": "m"}, "cron": cron}
+        r = await api.admin("POST", "/api/process/v1", json={**configuration, "enabled": key != "paused"})
+        assert r.status == 201, await r.text()
+    await sign_in(api, api.user_token)
+    page = await (await api.client.get("/ui/")).text()
+    table = page[page.index('id="upcoming"'):page.index("</table>", page.index('id="upcoming"'))]
+    shown = re.findall(r'<time datetime="([^"]+)"[^>]*>.*?</time></td><td><a href="/ui/definitions/(\w+)"', table)
+    assert [key for _, key in shown] == ["minutely"] * 5  # the daily one is later; the paused one never fires
+    assert [when for when, _ in shown] == sorted(when for when, _ in shown)
+    assert len({when for when, _ in shown}) == 5

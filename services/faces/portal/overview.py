@@ -1,4 +1,4 @@
-"""The overview: counts by status, runs per hour over the last day, recent failures."""
+"""The overview: counts by status, runs per hour over the last day, recent failures, the next scheduled starts."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ CHART_HEIGHT = 80
 
 async def overview(request: web.Request) -> web.Response:
     """`GET /ui/`."""
-    views, visible = request.app[RUNTIME].instance_views, who(request)
-    hours = await views.runs_per_hour(visible, datetime.now(UTC) - timedelta(hours=23))
+    runtime, visible, now = request.app[RUNTIME], who(request), datetime.now(UTC)
+    views = runtime.instance_views
+    hours = await views.runs_per_hour(visible, now - timedelta(hours=23))
     peak = max((n for _, n in hours), default=0) or 1
     bars = [(hour, n, round(n / peak * CHART_HEIGHT)) for hour, n in hours]
     failures = await views.page(InstanceFilter(visible_to=visible, statuses=("failed",)), sort="updated", limit=5)
+    # Definitions (and so their schedules) are everyone's to see; scheduled runs only the person's own.
+    later = await views.page(InstanceFilter(visible_to=visible, statuses=("scheduled",)), sort="created", limit=1)
     return page(request, "overview.html", {
         "counts": await views.counts_by_status(visible), "bars": bars, "chart_height": CHART_HEIGHT,
         "failures": failures.rows, "total_runs": sum(n for _, n in hours),
+        "upcoming": await runtime.schedule_views.upcoming(now), "scheduled_runs": later.total,
     })
