@@ -12,8 +12,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import VIEWPORT, Server, define, sign_in
-from tests.browser.test_tasks import HOUSING
+from tests.browser.conftest import VIEWPORT, Server, api, define, sign_in
+from tests.browser.test_tasks import HOUSING, concord_upload
 
 AXE = Path(__file__).with_name("vendor") / "axe-core-4.14.1.min.js"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -22,7 +22,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 async def test_every_page_is_accessible_and_pictured(browser: Browser, server: Server, tmp_path: Path):
     await define(server, "pictured", {"name": "Housing application", "description": "Apply, attach documents, submit.",
                                       "workflow": HOUSING})
-    await define(server, "echo-demo", {"name": "Echo", "description": "Prints a message.", "script": "echo-params"})
+    await define(server, "echo-demo", {"name": "Echo", "description": "Prints a message.", "script": "echo-params",
+                                       "cron": "30 6 * * 1-5", "input": {"message": "good morning"}})
+    waiting = await api(server, "alice", "POST", "/api/v1/process", data=concord_upload("form"))
     # bypass_csp lets the test inject axe-core; the pages themselves are the same.
     context = await browser.new_context(viewport=VIEWPORT, bypass_csp=True)
     try:
@@ -41,7 +43,7 @@ async def test_every_page_is_accessible_and_pictured(browser: Browser, server: S
         pages.update({
             "overview": "/ui/", "processes": "/ui/processes", "process": script_page, "task": page.url,
             "tasks": "/ui/tasks", "definitions": "/ui/definitions", "definition": "/ui/definitions/echo-demo",
-            "audit": "/ui/audit",
+            "audit": "/ui/audit", "concord-form": f"/ui/processes/{waiting['instanceId']}",
         })
         target = DOCS if os.environ.get("PROCESSION_SCREENSHOTS") == "1" else tmp_path
         target.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,10 @@ async def test_every_page_is_accessible_and_pictured(browser: Browser, server: S
             else:
                 shown = page
                 await page.goto(path if path.startswith("http") else server.url + path)
+            if name == "concord-form":  # shown as a person sees it after a wrong value
+                await page.get_by_label("Age").fill("12")
+                await page.get_by_role("button", name="Submit myForm").click()
+                await expect(page.locator("#error-age")).to_be_visible()
             await shown.add_script_tag(path=str(AXE))
             result = await shown.evaluate("axe.run(document, {resultTypes: ['violations']})")
             bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]

@@ -1,12 +1,17 @@
-"""Tasks in a real browser: a Hackney application, an Altinn gateway choice, Concord's portal walk-through."""
+"""Tasks in a real browser: a Hackney application, an Altinn gateway choice, Concord's portal walk-through and forms."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import aiohttp
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Server, define, sign_in
+from tests.browser.conftest import Server, api, define, sign_in
+from tests.zips import a_zip
+
+CONCORD = Path(__file__).parents[1] / "fixtures" / "concord"
 
 HOUSING = {
     "initialState": "ApplicationStarted",
@@ -105,3 +110,80 @@ async def test_the_concord_portal_walks_a_plain_browser_through_sign_in_and_ever
     await page.get_by_label("email").fill("bob@example.org")
     await page.get_by_role("button", name="Send").click()
     await expect(page.locator("#status")).to_have_text("completed")
+
+
+def concord_upload(project: str) -> aiohttp.FormData:
+    """A Concord project of the test fixtures as the multipart upload that starts it."""
+    upload = aiohttp.FormData()
+    archive = a_zip({"concord.yml": (CONCORD / project / "concord.yml").read_text()})
+    upload.add_field("archive", archive, filename="payload.zip", content_type="application/octet-stream")
+    return upload
+
+
+async def test_a_concord_form_from_the_portal_link_shows_each_wrong_value_beside_its_field(page: Page, server: Server):
+    first = await api(server, "bob", "POST", "/api/v1/process", data=concord_upload("form"))
+    key = (await api(server, "bob", "GET", f"/api/v1/process/{first['instanceId']}"))["projectName"]
+
+    await page.goto(server.url + f"/api/service/process_portal/start?entryPoint={key}")
+    await page.get_by_label("Token").fill(server.tokens["bob"])
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Start it").click()
+    await expect(page.get_by_role("heading", name="Waiting on: myForm")).to_be_visible()
+    # The controls follow the declared types: a number with its bounds, a list of allowed values, a checkbox.
+    await expect(page.get_by_label("Age")).to_have_attribute("type", "number")
+    await expect(page.get_by_label("Age")).to_have_attribute("max", "100")
+    await expect(page.get_by_label("Subscribe")).to_have_attribute("type", "checkbox")
+    await expect(page.get_by_label("Origin")).to_have_attribute("readonly", "")
+    await page.get_by_label("Name").fill("Ada")
+    await page.get_by_label("Age").fill("12")
+    await page.get_by_label("Favourite colour").select_option("green")
+    await page.get_by_role("button", name="Submit myForm").click()
+    await expect(page.locator("#error-fullName")).to_have_text("Name: value 'Ada' doesn't match pattern '.* .*'")
+    await expect(page.locator("#error-age")).to_have_text("Age: value '12' must be within 21 and 100 (inclusive)")
+    await expect(page.get_by_label("Age")).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_label("Name")).to_have_value("Ada")  # what was typed stays, to be corrected
+    await expect(page.get_by_label("Favourite colour")).to_have_value("green")
+    await expect(page.locator("#status")).to_have_text("waiting")
+    await expect(page.locator("#timeline")).not_to_contain_text("FormSubmitted")
+
+    await page.get_by_label("Name").fill("Ada Lovelace")
+    await page.get_by_label("Age").fill("36")
+    await page.get_by_label("Subscribe").check()
+    await page.get_by_role("button", name="Submit myForm").click()
+    await expect(page.locator("#status")).to_have_text("completed")
+    await expect(page.locator("#log")).to_contain_text("Hello, Ada Lovelace, aged 36, likes green")
+    await expect(page.locator("#log")).to_contain_text("subscribed")
+
+    # The upload's own process still waits on its form: it is among Bob's tasks.
+    await page.goto(server.url + "/ui/tasks")
+    await page.get_by_role("link", name="myForm").click()
+    await expect(page.get_by_role("heading", name="Waiting on: myForm")).to_be_visible()
+    await expect(page).to_have_url(re.compile(first["instanceId"]))
+
+
+async def test_a_change_while_someone_fills_in_the_form_does_not_wipe_what_they_typed(page: Page, server: Server):
+    await define(server, "housing-live", {"name": "Housing application", "workflow": HOUSING})
+    await sign_in(page, server, "bob", path="/ui/definitions/housing-live")
+    await _start(page)
+    await expect(page.locator("#process-live")).to_have_attribute("data-live", "on")
+    await page.get_by_label("Field name 1").fill("income")
+    instance_id = page.url.rsplit("/", 1)[1]
+    await api(server, "alice", "PATCH", f"/api/v1/process/housing-live/{instance_id}",
+              json={"formData": {"household": "2"}})
+    await expect(page.locator("[data-changed-note]")).to_be_visible()
+    await expect(page.get_by_label("Field name 1")).to_have_value("income")
+    await page.get_by_role("link", name="Reload it").click()
+    await expect(page.locator("#form-data")).to_contain_text("household")
+
+
+async def test_changes_in_quick_succession_all_reach_an_open_page(page: Page, server: Server):
+    await define(server, "housing-quick", {"name": "Housing application", "workflow": HOUSING})
+    await sign_in(page, server, "bob", path="/ui/definitions/housing-quick")
+    await _start(page)
+    await expect(page.locator("#process-live")).to_have_attribute("data-live", "on")
+    base = f"/api/v1/process/housing-quick/{page.url.rsplit('/', 1)[1]}"
+    # The second change lands while the page still fetches the first: it must not be dropped.
+    await api(server, "alice", "PATCH", base + "/AttachDocuments", json={"formData": {"income": "1"}})
+    await api(server, "alice", "PATCH", base + "/SubmitApplication", json={"documents": ["payslip.pdf"]})
+    await expect(page.locator("#status")).to_have_text("completed")
+    await expect(page.locator("#element")).to_have_text("ApplicationSubmitted")

@@ -14,7 +14,7 @@ from events.errors import DomainError
 from events.engine import next_steps, permitted_triggers
 from events.instance import ProcessInstance, line_time
 from events.instance_state import InstanceStatus
-from services.faces.portal import diagram
+from services.faces.portal import concord_form, diagram
 from services.faces.portal.access import visible_instance, who
 from services.faces.portal.render import page
 from services.faces.portal.task_forms import submit
@@ -51,8 +51,8 @@ TAIL_DEFAULT = 200
 
 async def task_form(request: web.Request, instance: ProcessInstance) -> dict[str, Any] | None:
     """What the current task asks for: triggers (state machines) or the reachable next elements and actions (BPMN)."""
-    if instance.status.value != "waiting" or not instance.element:
-        return None
+    if instance.status.value != "waiting" or not instance.element or instance.concord is not None:
+        return None  # a Concord flow waits on its own forms and events (concord_form)
     graph = await request.app[RUNTIME].instances.graph_of(instance)
     node = graph.node(instance.element)
     triggers = permitted_triggers(graph, instance.element)
@@ -84,7 +84,8 @@ async def drawing(request: web.Request, instance: ProcessInstance, timeline: lis
     return {"d": drawn, "marks": diagram.marks(instance, via)}
 
 
-async def _context(request: web.Request, instance: ProcessInstance, *, errors: list[str] | None = None) -> dict[str, Any]:
+async def _context(request: web.Request, instance: ProcessInstance, *, errors: list[str] | None = None,
+                   field_errors: dict[str, str] | None = None, posted: dict[str, Any] | None = None) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
     timeline = await history(request, instance)
     output = runtime.output
@@ -96,6 +97,8 @@ async def _context(request: web.Request, instance: ProcessInstance, *, errors: l
     return {
         "i": instance, "history": timeline, "lines": shown, "hidden_lines": len(lines) - len(shown),
         "files": files, "task": await task_form(request, instance), "errors": errors or [],
+        "form": concord_form.waiting_form(instance, posted), "event": concord_form.waiting_event(instance),
+        "field_errors": field_errors or {},
         "can_delete": principal.is_admin or instance.initiator == principal.user,
         "can_retry": instance.status is InstanceStatus.FAILED and "script" in instance.attributes,
         "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
@@ -178,6 +181,32 @@ async def delete(request: web.Request) -> web.StreamResponse:
     reason = f"deleted by {who(request).user} in the portal"
     await request.app[RUNTIME].instances.delete(who(request), DeleteInstance(str(instance.id), reason))
     raise web.HTTPSeeOther("/ui/processes")
+
+
+async def submit_form(request: web.Request) -> web.StreamResponse:
+    """`POST /ui/processes/{id}/form`: submit the Concord form it waits on; a refused one is shown again, unchanged."""
+    instance = await visible_instance(request)
+    form = concord_form.waiting_form(instance)
+    if form is None:
+        return page(request, "process.html", await _context(
+            request, instance, errors=["The process no longer waits on a form."]), status=409)
+    field_errors, posted = await concord_form.submit(request, instance, form)
+    if field_errors:
+        instance = await visible_instance(request)
+        return page(request, "process.html", await _context(
+            request, instance, errors=list(field_errors.values()), field_errors=field_errors, posted=posted), status=422)
+    raise _redirect(instance.id)
+
+
+async def resume(request: web.Request) -> web.StreamResponse:
+    """`POST /ui/processes/{id}/resume`: resume the Concord `suspend` step it waits in."""
+    instance = await visible_instance(request)
+    event = concord_form.waiting_event(instance)
+    if event is None:
+        return page(request, "process.html", await _context(
+            request, instance, errors=["The process no longer waits for an event."]), status=409)
+    await concord_form.resume(request, instance, event)
+    raise _redirect(instance.id)
 
 
 async def act(request: web.Request) -> web.StreamResponse:

@@ -31,6 +31,8 @@ ROUTES: list[tuple[str, str, render.Handler]] = [
     ("POST", UI + "/processes/{id}/retry", process.retry),
     ("POST", UI + "/processes/{id}/delete", process.delete),
     ("POST", UI + "/processes/{id}/task", process.act),
+    ("POST", UI + "/processes/{id}/form", process.submit_form),
+    ("POST", UI + "/processes/{id}/resume", process.resume),
     ("GET", UI + "/tasks", tasks.tasks_page),
     ("GET", UI + "/definitions", definitions.list_page),
     ("GET", UI + "/definitions/{key}", definitions.definition_page),

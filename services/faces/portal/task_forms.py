@@ -7,6 +7,7 @@ carries (so a refused trigger changes nothing); a BPMN task by choosing the next
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -38,7 +39,7 @@ async def _documents(request: web.Request, form: MultiDictProxy[Any]) -> list[st
     names = []
     for upload in form.getall("documents", []):
         if isinstance(upload, web.FileField) and upload.filename:
-            blob = await request.app[RUNTIME].blobs.put_bytes(upload.file.read())
+            blob = await request.app[RUNTIME].blobs.put_bytes(await asyncio.to_thread(upload.file.read))
             # The reference names the file and where its content is kept.
             names.append(f"{upload.filename} (sha256:{blob.sha256})")
     return names

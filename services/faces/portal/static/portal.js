@@ -15,6 +15,36 @@ function localTimes(root) {
   }
 }
 
+// A refresh that arrives while the previous one is in flight must not be lost: htmx drops a
+// request on an element that already has one running, so a quick "stop requested" then
+// "stopped" would leave the page showing the first. One more fetch follows the running one.
+function refresher(el) {
+  let busy = false;
+  let again = false;
+  const run = () => {
+    const target = document.querySelector(el.dataset.target || "#" + el.id);
+    if (!window.htmx || !el.dataset.refresh || !target) return;
+    // A form the person is filling in is not swapped away under them: say the process changed.
+    if (target.querySelector("form[data-edited]")) {
+      const note = target.querySelector("[data-changed-note]");
+      if (note) note.hidden = false;
+      return;
+    }
+    busy = true;
+    again = false;
+    Promise.resolve(window.htmx.ajax("GET", el.dataset.refresh, { target: target, swap: "outerHTML" }))
+      .catch(() => {})
+      .finally(() => {
+        busy = false;
+        if (again) run();
+      });
+  };
+  return () => {
+    if (busy) again = true;
+    else run();
+  };
+}
+
 // Live parts: an element with data-stream listens to server-sent events.
 //   event "line":    JSON {time, stream, line} appended to the element as a log line
 //   event "refresh": the element's data-refresh URL is fetched and swapped in (htmx)
@@ -32,12 +62,7 @@ function follow(el) {
     el.dispatchEvent(new CustomEvent("portal:line"));
     if (el.dataset.autoscroll !== undefined) el.scrollTop = el.scrollHeight;
   });
-  source.addEventListener("refresh", () => {
-    const target = document.querySelector(el.dataset.target || "#" + el.id);
-    if (window.htmx && el.dataset.refresh) {
-      window.htmx.ajax("GET", el.dataset.refresh, { target: target, swap: "outerHTML" });
-    }
-  });
+  source.addEventListener("refresh", refresher(el));
   // event "audit": JSON {position, type, originator_id, originator_version, recorded_at}, a new table row
   source.addEventListener("audit", (e) => {
     const item = JSON.parse(e.data);
@@ -107,7 +132,17 @@ function verifyForms(root) {
   }
 }
 
+// Task forms remember that something was typed into them (see refresher).
+function editedForms(root) {
+  for (const form of root.querySelectorAll(".task form")) {
+    if (form.dataset.editBound) continue;
+    form.dataset.editBound = "1";
+    form.addEventListener("input", () => { form.dataset.edited = "1"; });
+  }
+}
+
 function wire(root) {
+  editedForms(root);
   verifyForms(root);
   localTimes(root);
   confirmations(root);
