@@ -59,6 +59,8 @@ async def test_every_page_is_accessible_and_pictured(browser: Browser, server: S
                 await page.get_by_label("Age").fill("12")
                 await page.get_by_role("button", name="Submit myForm").click()
                 await expect(page.locator("#error-age")).to_be_visible()
+            title = await shown.title()
+            assert title.endswith("procession") and "<" not in title, (name, title)  # a block left open leaks markup
             await shown.add_script_tag(path=str(AXE))
             result = await shown.evaluate("axe.run(document, {resultTypes: ['violations']})")
             bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]

@@ -183,18 +183,21 @@ async def delete(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/ui/processes")
 
 
+async def _again(request: web.Request, instance_id: Any, status: int, errors: list[str], **shown: Any) -> web.Response:
+    """The process page as it now stands, saying why nothing was changed."""
+    instance = await visible_instance(request, str(instance_id))
+    return page(request, "process.html", await _context(request, instance, errors=errors, **shown), status=status)
+
+
 async def submit_form(request: web.Request) -> web.StreamResponse:
     """`POST /ui/processes/{id}/form`: submit the Concord form it waits on; a refused one is shown again, unchanged."""
     instance = await visible_instance(request)
     form = concord_form.waiting_form(instance)
     if form is None:
-        return page(request, "process.html", await _context(
-            request, instance, errors=["The process no longer waits on a form."]), status=409)
+        return await _again(request, instance.id, 409, ["The process no longer waits on a form."])
     field_errors, posted = await concord_form.submit(request, instance, form)
     if field_errors:
-        instance = await visible_instance(request)
-        return page(request, "process.html", await _context(
-            request, instance, errors=list(field_errors.values()), field_errors=field_errors, posted=posted), status=422)
+        return await _again(request, instance.id, 422, list(field_errors.values()), field_errors=field_errors, posted=posted)
     raise _redirect(instance.id)
 
 
@@ -203,8 +206,7 @@ async def resume(request: web.Request) -> web.StreamResponse:
     instance = await visible_instance(request)
     event = concord_form.waiting_event(instance)
     if event is None:
-        return page(request, "process.html", await _context(
-            request, instance, errors=["The process no longer waits for an event."]), status=409)
+        return await _again(request, instance.id, 409, ["The process no longer waits for an event."])
     await concord_form.resume(request, instance, event)
     raise _redirect(instance.id)
 
@@ -214,7 +216,6 @@ async def act(request: web.Request) -> web.StreamResponse:
     instance = await visible_instance(request)
     problems = await submit(request, instance)
     if problems:
-        instance = await visible_instance(request)
-        return page(request, "process.html", await _context(request, instance, errors=problems), status=422)
+        return await _again(request, instance.id, 422, problems)
     raise _redirect(instance.id)
 
