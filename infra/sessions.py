@@ -73,6 +73,14 @@ class SessionStore:
         )
         return Session(Principal(row["username"], row["role"], tuple(row["teams"])), row["csrf"]) if row else None
 
+    async def alive(self, session_id: str) -> bool:
+        """Whether the session is still live; unlike `find` it does not count as activity."""
+        return bool(await self.pool.fetchval(
+            "SELECT 1 FROM procession_sessions s JOIN procession_tokens t ON t.token_hash = s.token_hash"
+            f" WHERE s.session_hash = $1 AND s.last_seen >= clock_timestamp() - make_interval(secs => $2) AND {_LIVE}",
+            _hash(session_id), self.idle_seconds,
+        ))
+
     async def end(self, session_id: str) -> None:
         """Sign out: the session is gone."""
         await self.pool.execute("DELETE FROM procession_sessions WHERE session_hash = $1", _hash(session_id))

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from infra.tokens import Principal
 from services.http.problems import ProblemError
-from services.http.app_keys import PRINCIPAL, ROUTE_SPECS, RUNTIME
+from services.http.app_keys import PRINCIPAL, ROUTE_SPECS, RUNTIME, STILL_ALLOWED
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="procession"'}
 
@@ -46,10 +46,16 @@ async def auth_middleware(
     if token is None:
         raise ProblemError(401, "an Authorization header with a token is required", headers=_CHALLENGE)
     # Tokens are printable ASCII; anything else (undecodable header bytes) cannot be one.
-    principal = await request.app[RUNTIME].tokens.principal(token) if token.isascii() and token.isprintable() else None
+    tokens = request.app[RUNTIME].tokens
+    principal = await tokens.principal(token) if token.isascii() and token.isprintable() else None
     if principal is None:
         raise ProblemError(401, "the token is not valid", headers=_CHALLENGE)
     if route.role == "admin" and not principal.is_admin:
         raise ProblemError(403, "this operation needs the admin role")
     request[PRINCIPAL] = principal
+
+    async def still_allowed() -> bool:
+        return await tokens.principal(token) is not None
+
+    request[STILL_ALLOWED] = still_allowed
     return await handler(request)

@@ -8,6 +8,7 @@ import pytest
 
 from infra.tokens import Principal
 from services.instances.commands import CompleteTask, CreateInstance, FailTask
+from tests.e2e.test_portal_security import sign_in
 
 WORKER = Principal("worker", "admin")
 BOB = Principal("bob", "user")  # the e2e user token's user: the instance is theirs
@@ -88,3 +89,37 @@ async def test_hackney_reads_as_of_a_version_show_the_process_as_it_was(api):
 
     assert then["currentState"]["state"] == "ApplicationStarted" and then["versionNumber"] == 3
     assert bad.status == 400
+
+
+async def _frames_until_end(response) -> list[bytes]:
+    """Every frame the stream sends until the server ends it (bounded, so a stream left open fails)."""
+    frames = []
+    while not response.content.at_eof():
+        frame = await asyncio.wait_for(response.content.readuntil(b"\n\n"), 20)
+        if frame:
+            frames.append(frame)
+    return frames
+
+
+async def test_revoking_the_token_ends_its_open_stream(api):
+    instance_id = await a_script_instance(api)
+    tokens = api.runtime.tokens
+    token_id, token = await tokens.issue("bob", "user")
+    response = await api.call("GET", f"/api/v1/instances/{instance_id}/events/stream", token=token)
+    assert (await asyncio.wait_for(response.content.readuntil(b"\n\n"), 10)).startswith(b"id: 1\n")
+    await tokens.revoke(str(token_id))
+    frames = await _frames_until_end(response)
+    assert frames[-1].startswith(b"event: revoked\n")
+    # Nothing that happens afterwards reaches the revoked caller.
+    assert all(b"AutomatedTaskCompleted" not in f for f in frames)
+
+
+async def test_ending_a_portal_session_ends_its_open_stream(api):
+    instance_id = await a_script_instance(api)
+    token_id, token = await api.runtime.tokens.issue("bob", "user")
+    await sign_in(api, token)
+    response = await api.client.get(f"/ui/processes/{instance_id}/live")
+    assert (await asyncio.wait_for(response.content.readuntil(b"\n\n"), 10)).startswith(b"id: 1\n")
+    await api.runtime.tokens.revoke(str(token_id))  # revoking the token ends the sessions it started
+    frames = await _frames_until_end(response)
+    assert frames[-1].startswith(b"event: revoked\n")

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from events.errors import DomainError
 from infra.sessions import Session
 from services.http.problems import ProblemError, domain_status, log, validation_messages
-from services.http.app_keys import PRINCIPAL, RUNTIME
+from services.http.app_keys import PRINCIPAL, RUNTIME, STILL_ALLOWED
 
 SESSION_COOKIE = "procession_session"
 SIGN_IN_COOKIE = "procession_signin"
@@ -89,10 +89,17 @@ def _sign_in_url(request: web.Request) -> str:
 async def _guard(request: web.Request) -> None:
     """Find the session, refuse what needs one without it, and check CSRF."""
     session_id = request.cookies.get(SESSION_COOKIE)
-    session = await request.app[RUNTIME].sessions.find(session_id) if session_id else None
-    if session is not None:
+    sessions = request.app[RUNTIME].sessions
+    session = await sessions.find(session_id) if session_id else None
+    if session is not None and session_id is not None:
         request[SESSION] = session
         request[PRINCIPAL] = session.principal
+        live_id = session_id
+
+        async def still_allowed() -> bool:
+            return await sessions.alive(live_id)
+
+        request[STILL_ALLOWED] = still_allowed
     if request.path == SIGN_IN or request.path.startswith(STATIC):
         return
     if session is None:

@@ -76,6 +76,11 @@ function follow(el) {
     el.dispatchEvent(new CustomEvent("portal:line"));
   });
   source.addEventListener("end", () => source.close());
+  // The session ended (signed out elsewhere, token revoked): stop following rather than retry.
+  source.addEventListener("revoked", () => {
+    source.close();
+    el.dataset.live = "off";
+  });
   el.dataset.live = "on";
 }
 
