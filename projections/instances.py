@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from events.concord_instance import deadline_of
 from events.flow import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
@@ -34,8 +35,12 @@ CREATE TABLE IF NOT EXISTS instance_view (
     created_at timestamptz NOT NULL,
     started_at timestamptz,
     updated_at timestamptz NOT NULL,
-    ended_at timestamptz
+    ended_at timestamptz,
+    deadline timestamptz
 );
+-- Added after the first release: a Concord processTimeout's deadline, for the scheduler to enforce.
+ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS deadline timestamptz;
+CREATE INDEX IF NOT EXISTS instance_view_deadline ON instance_view (deadline) WHERE deadline IS NOT NULL AND ended_at IS NULL;
 CREATE INDEX IF NOT EXISTS instance_view_target ON instance_view (target_id, created_at);
 CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition_key, created_at);
 """
@@ -44,7 +49,7 @@ CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition
 COLUMNS = (
     "instance_id", "definition_id", "definition_key", "definition_version", "status", "current_element",
     "permitted_triggers", "initiator", "owner", "target_id", "assignment", "aggregate_version", "created_at",
-    "started_at", "updated_at", "ended_at",
+    "started_at", "updated_at", "ended_at", "deadline",
 )
 
 
@@ -60,7 +65,7 @@ def created(_row: Row, e: I.Created, _position: int) -> Row:
         "definition_version": e.definition_version, "status": S.CREATED.value, "current_element": None,
         "permitted_triggers": [], "initiator": e.initiator, "owner": e.owner, "target_id": e.target_id,
         "assignment": e.assignment, "aggregate_version": e.originator_version, "created_at": e.timestamp,
-        "started_at": None, "updated_at": e.timestamp, "ended_at": None,
+        "started_at": None, "updated_at": e.timestamp, "ended_at": None, "deadline": None,
     }
 
 
@@ -83,6 +88,10 @@ def task_started(row: Row, e: I.TaskStarted, _position: int) -> Row:
 def ended(row: Row, e: I.Ended, _position: int) -> Row:
     return _touch(row, e, status=S.COMPLETED.value, current_element=e.end_event, permitted_triggers=[],
                   ended_at=e.timestamp)
+
+
+def flow_started(row: Row, e: I.FlowStarted, _position: int) -> Row:
+    return _touch(row, e, deadline=deadline_of(e.timestamp, e.timeout_seconds))
 
 
 def assignment_changed(row: Row, e: I.AssignmentChanged, _position: int) -> Row:
@@ -115,13 +124,14 @@ PROJECTION = Projection(
         I.TaskStarted: task_started,
         I.Ended: ended,
         I.AssignmentChanged: assignment_changed,
+        I.FlowStarted: flow_started,
         I.Stopped: _finished(S.STOPPED),
         I.Failed: _finished(S.FAILED),
         I.Deleted: deleted,
         **{cls: touched for cls in (
             I.TaskEnded, I.TaskAbandoned, I.FormDataSubmitted, I.DocumentAttached, I.StopRequested,
             I.AutomatedTaskRequested, I.AutomatedTaskCompleted, I.AutomatedTaskFailed, I.OutputAppended, I.FileAttached,
-            I.FlowStarted, I.FlowStepStarted, I.FlowStepEnded, I.VariablesSet, I.FlowPaused, I.FormWaiting, I.FormSubmitted,
+            I.FlowStepStarted, I.FlowStepEnded, I.VariablesSet, I.FlowPaused, I.FormWaiting, I.FormSubmitted,
         )},
     }),
 )

@@ -178,6 +178,16 @@ class StopInstance:
 
 
 @dataclass(frozen=True)
+class TimeOutInstance:
+    """Fail a Concord process whose `processTimeout` has passed (the scheduler's command; a no-op before then)."""
+
+    records: ClassVar[tuple[str, ...]] = ("ProcessInstance.OutputAppended", "ProcessInstance.Failed")
+
+    instance_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
 class DeleteInstance:
     """Tombstone the instance: reads hide it, the log keeps who and why."""
 

@@ -30,6 +30,7 @@ from services.instances.commands import (
     CompleteTask,
     CreateInstance,
     DeleteInstance,
+    TimeOutInstance,
     FailTask,
     InstanceChanged,
     MoveOn,
@@ -200,6 +201,10 @@ class InstanceService:
         """Stop the instance (idempotent once it is over)."""
         # A running script appends output all the time: decide again rather than refuse the stop.
         return await self._change(who, command, idem, lambda i, g: i.stop(who.user, command.reason), retries=_RACES)
+
+    async def time_out(self, who: Principal, command: TimeOutInstance, idem: str | None = None) -> InstanceChanged:
+        """Fail the instance as timed out if its deadline has passed by `command.now` (else nothing changes)."""
+        return await self._change(who, command, idem, lambda i, g: i.time_out(command.now, who.user), retries=_RACES)
 
     async def delete(self, who: Principal, command: DeleteInstance, idem: str | None = None) -> InstanceChanged:
         """Tombstone the instance."""

@@ -79,6 +79,14 @@ class ScheduleViews:
         )
         return [r["instance_id"] for r in rows]
 
+    async def overdue(self, now: datetime, limit: int = 100) -> list[UUID]:
+        """Unfinished instances whose deadline (a Concord processTimeout) has passed, earliest first."""
+        rows = await self.pool.fetch(
+            "SELECT instance_id FROM instance_view WHERE deadline <= $1 AND ended_at IS NULL"
+            " ORDER BY deadline LIMIT $2", now, limit,
+        )
+        return [r["instance_id"] for r in rows]
+
     async def cron_schedules(self) -> list[CronSchedule]:
         """Every enabled definition whose current version has a cron."""
         return [CronSchedule(**r) for r in await self.pool.fetch(_CRON_DEFINITIONS)]

@@ -1,4 +1,6 @@
-"""The scheduler: starts scheduled instances when their time comes, and runs cron schedules.
+"""The scheduler: starts scheduled instances when their time comes, runs cron schedules, and
+fails the Concord processes whose `processTimeout` has passed (a process waiting on a form
+would otherwise only notice when someone answered it).
 
 One scheduler acts at a time across service processes (a PostgreSQL lease). Each start is
 an idempotent command besides, so even two schedulers acting at once start each thing once:
@@ -28,7 +30,7 @@ from infra.aio import background, wait_event
 from infra.leases import Lease
 from services.common.principals import SYSTEM
 from services.common.times import iso_z
-from services.instances.commands import StartInstance
+from services.instances.commands import StartInstance, TimeOutInstance
 from services.scripts.commands import StartProcess
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,22 @@ class Scheduler:
                 await asyncio.shield(self.lease.release())
 
     async def tick(self, now: datetime) -> None:
-        """Start every scheduled instance that is due, and every cron fire that is due."""
+        """Start every scheduled instance and cron fire that is due; fail the processes past their timeout."""
         await self.start_due(now)
         await self.fire_cron(now)
+        await self.time_out_overdue(now)
+
+    async def time_out_overdue(self, now: datetime) -> int:
+        """Fail every process whose processTimeout has passed (waiting on a form, say); how many."""
+        failed = 0
+        for instance_id in await self.views.overdue(now):
+            try:
+                answer = await self.runtime.instances.time_out(SYSTEM, TimeOutInstance(str(instance_id), now))
+            except DomainError as e:  # ended or deleted meanwhile
+                log.info("timing out %s skipped: %s", instance_id, e)
+                continue
+            failed += answer.status == "failed"
+        return failed
 
     async def start_due(self, now: datetime) -> int:
         """Start the scheduled instances whose time has come; how many were started."""

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from infra.settings import Settings
+from tests.polling import until
 from tests.problems import problem
 from tests.zips import a_zip
 
@@ -237,3 +238,21 @@ async def test_a_task_naming_no_script_is_refused(api) -> None:
     r = await upload(api, a_zip({"concord.yml": "flows:\n  default:\n    - task: http\n      in: {url: x}\n"}))
     assert r.status == 400
     assert "concord.yml (line 3): task 'http' is not a registered script" in await r.text()
+
+
+async def test_a_process_waiting_past_its_process_timeout_fails_by_itself(api) -> None:
+    body = await started(api, project_zip("timeout"))
+    pid = body["instanceId"]
+    assert body["status"] == "SUSPENDED"
+
+    async def timed_out() -> dict | None:
+        entry = await (await api.user("GET", f"{BASE}/{pid}")).json()
+        return entry if entry["status"] != "SUSPENDED" else None
+
+    entry = await until(timed_out, within=30)
+    assert entry["status"] == "TIMED_OUT"
+    lines = [text for _, text in await log_of(api, pid)]
+    assert lines[0] == "asking" and "never reached" not in lines and "processTimeout" in lines[-1]
+    assert await (await api.user("GET", f"{BASE}/{pid}/form")).json() == []
+    r = await api.user("POST", f"{BASE}/{pid}/form/approval", json={"ok": True})
+    assert r.status == 404  # nothing waits any more
