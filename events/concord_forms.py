@@ -13,8 +13,11 @@ Invariant: pure functions of the declaration and the submitted values.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import regex
 
 from events.concord_expressions import ExpressionSyntaxError, Template, parse_template, to_text
 
@@ -29,6 +32,10 @@ _OPTIONS = frozenset({"label", "type", "pattern", "min", "max", "allow", "value"
 _NAME = re.compile(r"^[A-Za-z0-9_$ ]{1,128}$")
 _FIELD = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,127}$")
 MAX_PATTERN_CHARS = 512
+# A form's author picks the pattern and a person the value: together they could make a
+# backtracking match run for ages. The `regex` engine stops a match at a timeout; all the
+# pattern checks of one submission share this many seconds, then refuse what is left.
+PATTERN_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -113,8 +120,8 @@ def parse_field(name: str, spec: Any, spot: str) -> tuple[FormField | None, list
             problems.append(f"{spot}: field {name!r}: pattern must be text of at most {MAX_PATTERN_CHARS} characters")
         else:
             try:
-                re.compile(pattern)
-            except re.error as e:
+                regex.compile(pattern)
+            except regex.error as e:
                 problems.append(f"{spot}: field {name!r}: invalid pattern: {e}")
     for bound in ("min", "max"):
         value = spec.get(bound)
@@ -191,7 +198,24 @@ def _convert_one(form_field: FormField, raw: Any) -> Any:
     return raw
 
 
-def field_error(form_field: FormField, value: Any, allowed: Any) -> str | None:
+class PatternBudget:
+    """The seconds left for one submission's pattern checks (see PATTERN_SECONDS)."""
+
+    def __init__(self, seconds: float = PATTERN_SECONDS) -> None:
+        self.until = time.monotonic() + seconds
+
+    def matches(self, pattern: str, text: str) -> bool | None:
+        """Whether `text` matches all of `pattern`; None when it could not be told in the time left."""
+        left = self.until - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            return regex.fullmatch(pattern, text, timeout=left) is not None
+        except TimeoutError:
+            return None
+
+
+def field_error(form_field: FormField, value: Any, allowed: Any, budget: PatternBudget | None = None) -> str | None:
     """Concord's message for a value the field refuses, or None when it is accepted."""
     count = 0 if value is None else len(value) if isinstance(value, list) else 1
     fits = {0: ("ANY", "ONE_OR_NONE"), 1: tuple(_SPELLED)}.get(count, ("ANY", "AT_LEAST_ONE"))
@@ -201,14 +225,15 @@ def field_error(form_field: FormField, value: Any, allowed: Any) -> str | None:
     if value is None:
         return None
     values = value if isinstance(value, list) else [value]
+    budget = budget or PatternBudget()
     for n, item in enumerate(values):
-        error = _single_error(form_field, n if isinstance(value, list) else None, item, allowed)
+        error = _single_error(form_field, n if isinstance(value, list) else None, item, allowed, budget)
         if error:
             return error
     return None
 
 
-def _single_error(f: FormField, idx: int | None, v: Any, allowed: Any) -> str | None:
+def _single_error(f: FormField, idx: int | None, v: Any, allowed: Any, budget: PatternBudget) -> str | None:
     name = (f.label or f.name) + (f" [{idx}]" if idx is not None else "")
     shown = to_text(v)
     if allowed is not None and not (v == allowed or (isinstance(allowed, list) and v in allowed)):
@@ -216,8 +241,12 @@ def _single_error(f: FormField, idx: int | None, v: Any, allowed: Any) -> str | 
     if f.type in ("string", "file"):
         if not isinstance(v, str):
             return f"{name}: expected a string value, got {shown}"
-        if f.type == "string" and f.pattern is not None and re.fullmatch(f.pattern, v) is None:
-            return f"{name}: value '{shown}' doesn't match pattern '{f.pattern}'"
+        if f.type == "string" and f.pattern is not None:
+            matched = budget.matches(f.pattern, v)
+            if matched is None:
+                return f"{name}: value '{shown}' could not be checked against pattern '{f.pattern}' in time"
+            if not matched:
+                return f"{name}: value '{shown}' doesn't match pattern '{f.pattern}'"
         return None
     if f.type == "boolean":
         return None if isinstance(v, bool) else f"{name}: expected a boolean value, got {shown}"
@@ -244,11 +273,12 @@ def accept(form: FormSpec, shown: dict[str, dict[str, Any]], submitted: dict[str
     """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    budget = PatternBudget()
     for f in form.fields:
         current = shown.get(f.name, {})
         raw = current.get("value") if f.readonly or f.name not in submitted else submitted[f.name]
         value = convert(f, raw)
-        if (error := field_error(f, value, current.get("allow"))) is not None:
+        if (error := field_error(f, value, current.get("allow"), budget)) is not None:
             errors[f.name] = error
         values[f.name] = value
     return values, errors

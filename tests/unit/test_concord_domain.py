@@ -132,3 +132,14 @@ def test_budget_and_depth_stop_runaway_flows() -> None:
     loop = "flows:\n  default:\n    - log: ${item}\n      withItems: ${items}\n"
     i, lines = run(loop, RunLimits(step_budget=50), items=list(range(100)))
     assert str(i.status) == "failed" and "step budget" in lines[-1] and len(lines) == 51
+
+
+def test_a_pattern_that_backtracks_for_ages_is_cut_short_and_refused() -> None:
+    spec, problems = parse_form("f", [{"a": {"type": "string+", "pattern": "(a|aa)+c", "label": "A"}}], "here")
+    assert not problems
+    hostile = "a" * 40  # no 'c': the engine would try every way of splitting the a's
+    values, errors = accept(spec, {}, {"a": [hostile] * 50})
+    assert errors == {"a": f"A [0]: value '{hostile}' could not be checked against pattern '(a|aa)+c' in time"}
+    # An ordinary value of the same pattern is still judged as Concord would.
+    assert accept(spec, {}, {"a": ["aac"]})[1] == {}
+    assert accept(spec, {}, {"a": ["ab"]})[1] == {"a": "A [0]: value 'ab' doesn't match pattern '(a|aa)+c'"}
