@@ -155,6 +155,7 @@ class InstanceAutomatedTaskRequested(_Data):
     element_id: str
     script: str
     parameters: dict[str, Any]
+    delay_seconds: float = Field(0.0, description="No run starts before this many seconds after the event (a retry's delay)")
 
 
 class InstanceAutomatedTaskCompleted(_Data):

@@ -84,11 +84,13 @@ class _Sink:
         self.i.trigger_event(self.i.FlowPaused, wait={"kind": "event", "step": step.id, "event": event}, frames=frames)
         self._task(event, NodeKind.USER_TASK, "event")
 
-    def wait_task(self, step: Step, task: str, parameters: dict[str, Any], attempt: int, frames: list[dict[str, Any]]) -> None:
+    def wait_task(self, step: Step, task: str, parameters: dict[str, Any], attempt: int, frames: list[dict[str, Any]],
+                  delay: float = 0.0) -> None:
         self.i.trigger_event(self.i.FlowPaused, wait={"kind": "task", "step": step.id, "task": task, "attempt": attempt},
                              frames=frames)
         self._task(step.id, NodeKind.SERVICE_TASK, task, name=step.name or task)
-        self.i.trigger_event(self.i.AutomatedTaskRequested, element_id=step.id, script=task, parameters=parameters)
+        self.i.trigger_event(self.i.AutomatedTaskRequested, element_id=step.id, script=task, parameters=parameters,
+                             delay_seconds=delay)
 
     def _task(self, element: str, kind: NodeKind, task_type: str, name: str | None = None) -> None:
         self.i.trigger_event(self.i.TaskStarted, element_id=element, kind=str(kind), name=name or element, task_type=task_type,

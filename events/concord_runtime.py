@@ -61,7 +61,8 @@ class Sink(Protocol):
     def set_variables(self, values: dict[str, Any]) -> None: ...
     def log(self, level: str, text: str) -> None: ...
     def wait_form(self, step: Step, form: str, fields: list[dict[str, Any]], frames: list[dict[str, Any]]) -> None: ...
-    def wait_task(self, step: Step, task: str, parameters: dict[str, Any], attempt: int, frames: list[dict[str, Any]]) -> None: ...
+    def wait_task(self, step: Step, task: str, parameters: dict[str, Any], attempt: int, frames: list[dict[str, Any]],
+                  delay: float = 0.0) -> None: ...
     def wait_event(self, step: Step, event: str, frames: list[dict[str, Any]]) -> None: ...
     def finish(self) -> None: ...
     def fail(self, message: str) -> None: ...
@@ -356,10 +357,12 @@ class Machine:
         if retry is not None:
             times = self.evaluate(retry["times"], step=step)
             if isinstance(times, (int, str)) and attempt <= int(to_text(times) or 0):
-                self.sink.log(WARN, f"task {step.args['task']} failed ({error}); retry {attempt} of {times}")
+                delay = _seconds(self.evaluate(retry["delay"], step=step), step)
+                self.sink.log(WARN, f"task {step.args['task']} failed ({error}); retry {attempt} of {times}"
+                                    f" in {to_text(delay)} s")
                 parameters = self.evaluate(step.args["in"], step=step) if step.args["in"] else {}
                 extra = self.evaluate(retry["in"], step=step) if retry["in"] else {}
-                self.sink.wait_task(step, step.args["task"], _merge(parameters, extra), attempt + 1, self.frames)
+                self.sink.wait_task(step, step.args["task"], _merge(parameters, extra), attempt + 1, self.frames, delay)
                 return
         if step.args.get("ignoreErrors"):
             if step.args.get("out"):
@@ -490,3 +493,16 @@ def _source_of(value: Any) -> str:
     if isinstance(value, Template):
         return "".join(p if isinstance(p, str) else p.source for p in value.parts)
     return to_text(value)
+
+MAX_RETRY_DELAY_SECONDS = 86_400
+
+
+def _seconds(value: Any, step: Step) -> float:
+    """A retry's `delay`: whole or decimal seconds, from 0 to a day."""
+    try:
+        seconds = float(to_text(value)) if not isinstance(value, bool) else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_RETRY_DELAY_SECONDS:
+        raise FlowError(f"retry delay must be a number of seconds from 0 to {MAX_RETRY_DELAY_SECONDS}, got {to_text(value)}", step)
+    return int(seconds) if seconds.is_integer() else seconds

@@ -138,9 +138,12 @@ class ProcessInstance(ConcordFlow, Aggregate):
             i.assignment = dict(self.assignment)
 
     class AutomatedTaskRequested(Aggregate.Event):
+        """A script run is asked for; no worker starts it before `delay_seconds` after the event (a retry's delay)."""
+
         element_id: str
         script: str
         parameters: dict[str, Any]
+        delay_seconds: float = 0.0  # absent from events recorded before it existed: the class default reads 0
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task = self.element_id

@@ -26,18 +26,20 @@ ON CONFLICT (instance_id, request_version) DO UPDATE
     WHERE NOT script_run_claims.done AND script_run_claims.lease_until <= clock_timestamp()
 RETURNING attempts
 """
+# A run waiting out a retry's delay is not claimed before its time.
+_DUE = "(t.not_before IS NULL OR t.not_before <= clock_timestamp())"
 _ANY = """
-SELECT EXISTS (SELECT 1 FROM script_task_view t WHERE t.open AND NOT EXISTS (
+SELECT EXISTS (SELECT 1 FROM script_task_view t WHERE t.open AND {due} AND NOT EXISTS (
     SELECT 1 FROM script_run_claims c WHERE c.instance_id = t.instance_id AND c.request_version = t.request_version
     AND (c.done OR c.lease_until > clock_timestamp())))
-"""
+""".format(due=_DUE)
 _NEXT = """
 SELECT t.instance_id, t.request_version FROM script_task_view t
-WHERE t.open AND NOT EXISTS (
+WHERE t.open AND {due} AND NOT EXISTS (
     SELECT 1 FROM script_run_claims c WHERE c.instance_id = t.instance_id AND c.request_version = t.request_version
     AND (c.done OR c.lease_until > clock_timestamp()))
 ORDER BY t.position LIMIT 1 FOR UPDATE OF t SKIP LOCKED
-"""
+""".format(due=_DUE)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ and watch `stop_requested` to stop a running script.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from events.instance import ProcessInstance as I
@@ -22,17 +23,21 @@ CREATE TABLE IF NOT EXISTS script_task_view (
     requested_at timestamptz NOT NULL,
     stop_requested boolean NOT NULL DEFAULT false,
     open boolean NOT NULL DEFAULT true,
+    not_before timestamptz,
     PRIMARY KEY (instance_id, request_version)
 );
+-- Added after the first release: when a retried run may start (a Concord retry's delay).
+ALTER TABLE script_task_view ADD COLUMN IF NOT EXISTS not_before timestamptz;
 CREATE INDEX IF NOT EXISTS script_task_view_open ON script_task_view (position) WHERE open;
 """
 
 
 async def requested(conn: Any, e: I.AutomatedTaskRequested, position: int) -> None:
     await conn.execute(
-        "INSERT INTO script_task_view (instance_id, request_version, element_id, script, parameters, position, requested_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO script_task_view (instance_id, request_version, element_id, script, parameters, position, requested_at,"
+        " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         e.originator_id, e.originator_version, e.element_id, e.script, e.parameters, position, e.timestamp,
+        e.timestamp + timedelta(seconds=e.delay_seconds) if e.delay_seconds else None,
     )
 
 

@@ -231,7 +231,16 @@ async def test_a_registered_script_runs_as_a_task(api) -> None:
     assert text.count("from the task") == 2
     assert "task ok=true exit=0" in text
     assert "the failing task was caught: task fail failed" in text
+    assert "retry 1 of 1 in 1 s" in text
     assert text.rstrip().endswith("[INFO ] done")
+    # The retry waited out its delay: its run began (TaskStarted is recorded before the request,
+    # the run's first output after it) no sooner than a second after it was asked for.
+    events = await api.runtime.instances.events(UUID(pid), 0, 1000)
+    retried = [e for e in events if type(e).__name__ == "AutomatedTaskRequested" and e.delay_seconds]
+    assert [e.delay_seconds for e in retried] == [1]
+    failed_again = next(e for e in events if type(e).__name__ == "AutomatedTaskFailed"
+                        and e.originator_version > retried[0].originator_version)
+    assert (failed_again.timestamp - retried[0].timestamp).total_seconds() >= 1
 
 
 async def test_a_task_naming_no_script_is_refused(api) -> None:
@@ -256,3 +265,22 @@ async def test_a_process_waiting_past_its_process_timeout_fails_by_itself(api) -
     assert await (await api.user("GET", f"{BASE}/{pid}/form")).json() == []
     r = await api.user("POST", f"{BASE}/{pid}/form/approval", json={"ok": True})
     assert r.status == 404  # nothing waits any more
+
+
+async def test_a_process_waiting_out_a_retry_delay_stops_at_once(api) -> None:
+    flow = ("flows:\n  default:\n    - task: fail\n      retry:\n        times: 3\n        delay: 600\n"
+            "    - log: \"never reached\"\n")
+    r = await upload(api, a_zip({"concord.yml": flow}), sync=False)
+    pid = (await r.json())["instanceId"]
+
+    async def waiting_out_the_delay() -> bool:
+        return "retry 1 of 3 in 600 s" in await (await api.user("GET", f"{BASE}/{pid}/log")).text()
+
+    await until(waiting_out_the_delay, within=30)
+    r = await api.user("DELETE", f"{BASE}/{pid}")
+    assert r.status == 204
+    entry = await (await api.user("GET", f"{BASE}/{pid}")).json()
+    assert entry["status"] == "CANCELLED"
+    # The delayed run never started: one failed run, no second.
+    events = await api.runtime.instances.events(UUID(pid), 0, 1000)
+    assert sum(type(e).__name__ == "AutomatedTaskFailed" for e in events) == 1
