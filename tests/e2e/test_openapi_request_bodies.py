@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import aiohttp
+
 from tests.e2e.test_altinn import an_app, an_instance
 from tests.problems import problem
 
@@ -61,4 +63,22 @@ async def test_altinn_next_validates_its_body_with_the_model(api):
     body = await problem(await api.user("PUT", f"{path}/process/next", json={"action": 5}), 422)
     assert "action" in str(body)
     await problem(await api.user("PUT", f"{path}/process/next", json=["submit"]), 400)
+    assert await api.event_count() == before
+
+
+async def test_the_dspace_properties_and_the_concord_request_part_are_parsed_by_their_models(api):
+    before = await api.event_count()
+    form = aiohttp.FormData()
+    form.add_field("properties", '[{"name": 5, "value": "x"}]', content_type="application/json")
+    body = await problem(await api.user("POST", "/api/system/scripts/echo-params/processes", data=form), 422)
+    assert any(line.startswith("properties.0.name: Input should be a valid string") for line in body["errors"])
+
+    form = aiohttp.FormData()
+    form.add_field("request", '{"entryPoint": "x", "arguments": [1, 2]}', content_type="application/json")
+    body = await problem(await api.user("POST", "/api/v1/process", data=form), 400)
+    assert any(line.startswith("request.arguments: Input should be a valid dictionary") for line in body["errors"])
+    form = aiohttp.FormData()
+    form.add_field("request", '{"entryPoint": ', content_type="application/json")
+    body = await problem(await api.user("POST", "/api/v1/process", data=form), 400)
+    assert body["title"] == "Malformed JSON"
     assert await api.event_count() == before

@@ -29,10 +29,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
+
+from contracts.concord import StartRequest
 
 from events.concord_project import ROOT_FILES, is_project_file
 from events.workflow import CONCORD
-from services.http.problems import ProblemError
+from services.http.problems import ProblemError, validation_messages
 
 REQUEST_FILE = "request.json"
 RESERVED = frozenset({"archive", "request", "entryPoint", "sync", "startAt", "activeProfiles"})
@@ -124,17 +127,21 @@ def nest(texts: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def request_object(raw: Any, where: str) -> dict[str, Any]:
-    """A Concord request (`request.json` or the `request` part): an object whose `arguments` is one."""
-    if isinstance(raw, bytes | bytearray):
-        try:
-            raw = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise ProblemError(400, f"{where} is not valid JSON: {e}", title="Malformed JSON") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("arguments", {}), dict):
-        raise ProblemError(400, f"{where} must be a JSON object whose arguments are an object")
-    if "entryPoint" in raw and not isinstance(raw["entryPoint"], str):
-        raise ProblemError(400, f"{where}: entryPoint must be a string")
-    return raw
+    """A Concord request (`request.json` or the `request` part), parsed by its model (`contracts.concord.StartRequest`).
+
+    The members it sent, as sent (Concord's others kept beside them).
+    """
+    try:
+        if isinstance(raw, bytes | bytearray | str):
+            parsed = StartRequest.model_validate_json(raw)
+        else:
+            parsed = StartRequest.model_validate(raw)
+    except ValidationError as e:
+        if any(err["type"] == "json_invalid" for err in e.errors()):
+            raise ProblemError(400, f"{where} is not valid JSON", title="Malformed JSON") from None
+        raise ProblemError(400, f"{where} must be a JSON object whose arguments are an object",
+                           errors=[f"{where}.{line}" for line in validation_messages(e)]) from None
+    return parsed.model_dump(exclude_unset=True)
 
 
 def flow_model(files: dict[str, bytes]) -> tuple[str, dict[str, Any]] | None:

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiohttp import BodyPartReader, web
+from pydantic import ValidationError
+
+from contracts.dspace import PROPERTIES
 
 from services.http.multipart import part_text, read_parts
-from services.http.problems import ProblemError
+from services.http.problems import ProblemError, validation_messages
 from services.common.times import parse_moment
 
 
@@ -64,15 +66,17 @@ def _argument(invocation: Invocation, name: str, value: Any) -> None:
 
 
 def _properties(raw: str) -> dict[str, Any]:
+    """The `properties` part, parsed by its model (`contracts.dspace.PROPERTIES`): parameter values by name."""
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise ProblemError(400, f"properties is not valid JSON: {e}", title="Malformed JSON") from None
-    if not isinstance(value, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in value):
-        raise ProblemError(422, "properties must be a JSON list of {name, value}", errors=["properties: a list of {name, value}"])
+        items = PROPERTIES.validate_json(raw)
+    except ValidationError as e:
+        if any(err["type"] == "json_invalid" for err in e.errors()):
+            raise ProblemError(400, "properties is not valid JSON", title="Malformed JSON") from None
+        raise ProblemError(422, "properties must be a JSON list of {name, value}",
+                           errors=[f"properties.{line}" for line in validation_messages(e)]) from None
     arguments: dict[str, Any] = {}
-    for item in value:
-        if item["name"] in arguments:
-            raise ProblemError(422, f"the parameter {item['name']!r} was sent twice", errors=[f"{item['name']}: given more than once"])
-        arguments[item["name"]] = item.get("value")
+    for item in items:
+        if item.name in arguments:
+            raise ProblemError(422, f"the parameter {item.name!r} was sent twice", errors=[f"{item.name}: given more than once"])
+        arguments[item.name] = item.value
     return arguments
