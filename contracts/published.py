@@ -204,6 +204,8 @@ class InstanceFlowStarted(_Data):
     profiles: list[str]
     timeout_seconds: float | None
     limits: dict[str, Any]
+    handlers: list[str] | None = Field(None, description="The flows started as new processes if this one fails, "
+                                                         "is cancelled or times out (onFailure, onCancel, onTimeout)")
 
 
 class InstanceFlowStepStarted(_Data):

@@ -33,6 +33,10 @@ class FormNotWaiting(NotFound):
     """The process does not (or no longer) wait on the form named."""
 
 TIMED_OUT = "process timed out"
+# Flows Concord starts as a new process when one ends badly: failed, cancelled, timed out.
+HANDLERS = ("onFailure", "onCancel", "onTimeout")
+HANDLER_KINDS = {"onFailure": "FAILURE_HANDLER", "onCancel": "CANCEL_HANDLER", "onTimeout": "TIMEOUT_HANDLER"}
+PARENT_ATTRIBUTE, KIND_ATTRIBUTE = "parentInstanceId", "concordKind"  # on a handler's process
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,9 @@ class ConcordFlow:
         arguments = deep_merge(dict(view.configuration.get("arguments") or {}), self.parameters)
         timeout = parse_duration(view.configuration.get("processTimeout"))
         self.trigger_event(self.Started, start_event=entry, user=user)
-        self.trigger_event(self.FlowStarted, flow=entry, profiles=list(profiles), timeout_seconds=timeout,
+        # A handler's own process never starts handlers (a failing onFailure does not loop).
+        handlers = [] if entry in HANDLERS else [h for h in HANDLERS if h in view.flows]
+        self.trigger_event(self.FlowStarted, flow=entry, profiles=list(profiles), timeout_seconds=timeout, handlers=handlers,
                            limits={"stepBudget": program.limits.step_budget, "maxCallDepth": program.limits.max_call_depth,
                                    "maxLoopItems": program.limits.max_loop_items})
         machine = Machine(view, _Sink(self, user), [], self._limits())
@@ -221,4 +227,12 @@ def deadline_of(started: datetime, seconds: float | None) -> datetime | None:
     return None if seconds is None else started + timedelta(seconds=seconds)
 
 
-__all__ = ["ConcordFlow", "ConcordProgram", "FormSpec", "PROFILES_ATTRIBUTE", "TIMED_OUT", "deadline_of"]
+
+def handler_due(handlers: list[str], status: str, reason: str | None) -> str | None:
+    """The handler flow a process that ended with this status (and failure reason) starts, if it has one."""
+    wanted = {"stopped": "onCancel", "failed": "onTimeout" if (reason or "").startswith(TIMED_OUT) else "onFailure"}
+    flow = wanted.get(status)
+    return flow if flow in handlers else None
+
+
+__all__ = ["ConcordFlow", "ConcordProgram", "FormSpec", "HANDLERS", "HANDLER_KINDS", "KIND_ATTRIBUTE", "PARENT_ATTRIBUTE", "PROFILES_ATTRIBUTE", "TIMED_OUT", "deadline_of", "handler_due"]

@@ -232,9 +232,11 @@ class ProcessInstance(ConcordFlow, Aggregate):
         profiles: list[str]
         timeout_seconds: float | None
         limits: dict[str, Any]
+        handlers: list[str] | None = None  # the project's onFailure/onCancel/onTimeout flows (absent before they ran)
 
         def apply(self, i: ProcessInstance) -> None:
-            i.concord = {"flow": self.flow, "profiles": list(self.profiles), "limits": dict(self.limits)}
+            i.concord = {"flow": self.flow, "profiles": list(self.profiles), "limits": dict(self.limits),
+                         "handlers": list(self.handlers or [])}
             i.deadline = deadline_of(self.timestamp, self.timeout_seconds)
 
     class FlowStepStarted(Aggregate.Event):

@@ -199,6 +199,14 @@ CREATE TABLE IF NOT EXISTS cron_state (
     last_fire timestamptz NOT NULL
 );
 
+-- Concord handlers: the onFailure/onCancel/onTimeout process started for a process that ended
+-- badly (child_id NULL when it could not be started), so each is started once.
+CREATE TABLE IF NOT EXISTS handler_runs (
+    instance_id uuid PRIMARY KEY,
+    child_id uuid,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
 -- Portal sessions (a browser signed in with a token): the cookie holds a random id, only its
 -- hash is stored. Deleting the token (revoking it) ends every session started with it.
 CREATE TABLE IF NOT EXISTS procession_sessions (

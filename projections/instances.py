@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.concord_instance import deadline_of
+from events.concord_instance import deadline_of, handler_due
 from events.flow import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
@@ -36,10 +36,16 @@ CREATE TABLE IF NOT EXISTS instance_view (
     started_at timestamptz,
     updated_at timestamptz NOT NULL,
     ended_at timestamptz,
-    deadline timestamptz
+    deadline timestamptz,
+    handlers jsonb NOT NULL DEFAULT '[]',
+    handler_due text
 );
 -- Added after the first release: a Concord processTimeout's deadline, for the scheduler to enforce.
 ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS deadline timestamptz;
+-- And the Concord handler flow (onFailure, onCancel, onTimeout) a process that ended badly starts.
+ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS handlers jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS handler_due text;
+CREATE INDEX IF NOT EXISTS instance_view_handler_due ON instance_view (ended_at) WHERE handler_due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS instance_view_deadline ON instance_view (deadline) WHERE deadline IS NOT NULL AND ended_at IS NULL;
 CREATE INDEX IF NOT EXISTS instance_view_target ON instance_view (target_id, created_at);
 CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition_key, created_at);
@@ -49,7 +55,7 @@ CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition
 COLUMNS = (
     "instance_id", "definition_id", "definition_key", "definition_version", "status", "current_element",
     "permitted_triggers", "initiator", "owner", "target_id", "assignment", "aggregate_version", "created_at",
-    "started_at", "updated_at", "ended_at", "deadline",
+    "started_at", "updated_at", "ended_at", "deadline", "handlers", "handler_due",
 )
 
 
@@ -66,6 +72,7 @@ def created(_row: Row, e: I.Created, _position: int) -> Row:
         "permitted_triggers": [], "initiator": e.initiator, "owner": e.owner, "target_id": e.target_id,
         "assignment": e.assignment, "aggregate_version": e.originator_version, "created_at": e.timestamp,
         "started_at": None, "updated_at": e.timestamp, "ended_at": None, "deadline": None,
+        "handlers": [], "handler_due": None,
     }
 
 
@@ -91,7 +98,7 @@ def ended(row: Row, e: I.Ended, _position: int) -> Row:
 
 
 def flow_started(row: Row, e: I.FlowStarted, _position: int) -> Row:
-    return _touch(row, e, deadline=deadline_of(e.timestamp, e.timeout_seconds))
+    return _touch(row, e, deadline=deadline_of(e.timestamp, e.timeout_seconds), handlers=list(e.handlers or []))
 
 
 def assignment_changed(row: Row, e: I.AssignmentChanged, _position: int) -> Row:
@@ -100,7 +107,10 @@ def assignment_changed(row: Row, e: I.AssignmentChanged, _position: int) -> Row:
 
 def _finished(status: S) -> Any:
     def fold(row: Row, e: Any, _position: int) -> Row:
-        return _touch(row, e, status=status.value, ended_at=e.timestamp, permitted_triggers=[])
+        if row is None:
+            return None
+        due = handler_due(row.get("handlers") or [], status.value, getattr(e, "reason", None))
+        return _touch(row, e, status=status.value, ended_at=e.timestamp, permitted_triggers=[], handler_due=due)
     return fold
 
 

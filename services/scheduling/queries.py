@@ -87,6 +87,21 @@ class ScheduleViews:
         )
         return [r["instance_id"] for r in rows]
 
+    async def handlers_due(self, limit: int = 100) -> list[tuple[UUID, str]]:
+        """Processes that ended badly and whose handler flow has not been started yet: (id, flow)."""
+        rows = await self.pool.fetch(
+            "SELECT v.instance_id, v.handler_due FROM instance_view v WHERE v.handler_due IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM handler_runs h WHERE h.instance_id = v.instance_id)"
+            " ORDER BY v.ended_at LIMIT $1", limit,
+        )
+        return [(r["instance_id"], r["handler_due"]) for r in rows]
+
+    async def record_handler(self, instance_id: UUID, child_id: UUID | None) -> None:
+        """Remember that a process's handler was started (or could not be)."""
+        await self.pool.execute(
+            "INSERT INTO handler_runs (instance_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", instance_id, child_id,
+        )
+
     async def cron_schedules(self) -> list[CronSchedule]:
         """Every enabled definition whose current version has a cron."""
         return [CronSchedule(**r) for r in await self.pool.fetch(_CRON_DEFINITIONS)]

@@ -1,6 +1,7 @@
-"""The scheduler: starts scheduled instances when their time comes, runs cron schedules, and
+"""The scheduler: starts scheduled instances when their time comes, runs cron schedules,
 fails the Concord processes whose `processTimeout` has passed (a process waiting on a form
-would otherwise only notice when someone answered it).
+would otherwise only notice when someone answered it), and starts a Concord process's
+`onFailure` / `onCancel` / `onTimeout` flow as a new process when it ended so.
 
 One scheduler acts at a time across service processes (a PostgreSQL lease). Each start is
 an idempotent command besides, so even two schedulers acting at once start each thing once:
@@ -22,12 +23,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+from events.concord_instance import HANDLER_KINDS, KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
 from events.cron import CronError, parse_cron
 from events.errors import DomainError
 from infra import metrics
 from infra.aio import background, wait_event
 from infra.leases import Lease
+from infra.tokens import Principal
 from services.common.principals import SYSTEM
 from services.common.times import iso_z
 from services.instances.commands import StartInstance, TimeOutInstance
@@ -71,6 +75,31 @@ class Scheduler:
         await self.start_due(now)
         await self.fire_cron(now)
         await self.time_out_overdue(now)
+        await self.start_handlers()
+
+    async def start_handlers(self) -> int:
+        """Start the onFailure / onCancel / onTimeout process of each Concord process that ended so; how many."""
+        started = 0
+        for parent_id, flow in await self.views.handlers_due():
+            child: UUID | None = None
+            try:
+                parent = await self.runtime.instances.get(str(parent_id))
+                arguments: dict[str, Any] = {**parent.parameters, PARENT_ATTRIBUTE: str(parent_id)}
+                if flow != "onCancel":
+                    arguments["lastError"] = {"message": parent.failure}
+                attributes: dict[str, Any] = {PARENT_ATTRIBUTE: str(parent_id), KIND_ATTRIBUTE: HANDLER_KINDS[flow]}
+                if profiles := parent.attributes.get(PROFILES_ATTRIBUTE):
+                    attributes[PROFILES_ATTRIBUTE] = profiles
+                # As in Concord, the handler runs as the process's initiator, of the same definition version.
+                command = StartProcess(definition=parent.definition_key, selector=str(parent.definition_version),
+                                       arguments=arguments, start_event=flow, attributes=attributes)
+                result = await self.runtime.scripts.start(Principal(parent.initiator, "user"), command, f"handler:{parent_id}")
+                child = UUID(result.id)
+                started += 1
+            except DomainError as e:  # deleted meanwhile, or the definition no longer runs
+                log.warning("the %s process of %s was not started: %s", flow, parent_id, e)
+            await self.views.record_handler(parent_id, child)
+        return started
 
     async def time_out_overdue(self, now: datetime) -> int:
         """Fail every process whose processTimeout has passed (waiting on a form, say); how many."""

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from infra.settings import Settings
+from services.instances.queries import InstanceFilter
 from tests.polling import until
 from tests.problems import problem
 from tests.zips import a_zip
@@ -265,6 +266,9 @@ async def test_a_process_waiting_past_its_process_timeout_fails_by_itself(api) -
     assert await (await api.user("GET", f"{BASE}/{pid}/form")).json() == []
     r = await api.user("POST", f"{BASE}/{pid}/form/approval", json={"ok": True})
     assert r.status == 404  # nothing waits any more
+    child = await _child_of(api, pid, "TIMEOUT_HANDLER")
+    assert [text for _, text in await log_of(api, child["instanceId"])] == [
+        "timed out: process timed out: processTimeout passed"]
 
 
 async def test_a_process_waiting_out_a_retry_delay_stops_at_once(api) -> None:
@@ -284,3 +288,37 @@ async def test_a_process_waiting_out_a_retry_delay_stops_at_once(api) -> None:
     # The delayed run never started: one failed run, no second.
     events = await api.runtime.instances.events(UUID(pid), 0, 1000)
     assert sum(type(e).__name__ == "AutomatedTaskFailed" for e in events) == 1
+
+
+async def _child_of(api, parent: str, kind: str) -> dict:
+    """The handler process a parent started (polled: the scheduler starts it in its next round)."""
+    async def child() -> dict | None:
+        rows = await api.runtime.instance_views.page(InstanceFilter(), sort="created", limit=100)
+        for row in rows.rows:
+            entry = await (await api.user("GET", f"{BASE}/{row.id}")).json()
+            if entry.get("parentInstanceId") == parent and entry["kind"] == kind and entry["status"] == "FINISHED":
+                return entry
+        return None
+    return await until(child, within=30)
+
+
+async def test_a_failed_process_starts_its_on_failure_flow_as_a_new_process(api) -> None:
+    body = await started(api, project_zip("handlers"))
+    pid = body["instanceId"]
+    assert body["status"] == "FAILED"
+    entry = await (await api.user("GET", f"{BASE}/{pid}")).json()
+    assert entry["handlers"] == ["onFailure", "onCancel"] and entry["kind"] == "DEFAULT"
+    child = await _child_of(api, pid, "FAILURE_HANDLER")
+    lines = [text for _, text in await log_of(api, child["instanceId"])]
+    assert lines == [f"lastError: (concord.yml): Error @ line: 14, col: 11. boom!; parent {pid}; initiator bob"]
+    assert child["handlers"] is None  # a handler's own process starts no handlers
+    assert child["initiator"] == "bob"
+
+
+async def test_a_cancelled_process_starts_its_on_cancel_flow_with_its_arguments(api) -> None:
+    body = await started(api, project_zip("handlers"), **{"arguments.mode": "wait"})
+    pid = body["instanceId"]
+    assert body["status"] == "SUSPENDED"
+    assert (await api.user("DELETE", f"{BASE}/{pid}")).status == 204
+    child = await _child_of(api, pid, "CANCEL_HANDLER")
+    assert [text for _, text in await log_of(api, child["instanceId"])] == ["wait still here after the cancel"]

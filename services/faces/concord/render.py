@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from events.concord_instance import PROFILES_ATTRIBUTE
+from events.concord_instance import KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus as S
 
@@ -36,7 +36,7 @@ def entry(instance: ProcessInstance) -> dict[str, Any]:
     runtime_ms = int((ended - instance.started_at).total_seconds() * 1000) if ended and instance.started_at else None
     return {
         "instanceId": str(instance.id),
-        "kind": "DEFAULT",
+        "kind": instance.attributes.get(KIND_ATTRIBUTE) or "DEFAULT",  # FAILURE_HANDLER, ... for a handler's process
         "projectName": instance.definition_key,
         "repoName": str(instance.definition_version),
         "createdAt": timestamp(instance.created_on),
@@ -52,6 +52,8 @@ def entry(instance: ProcessInstance) -> dict[str, Any]:
         "meta": {"arguments": instance.parameters},
         # Recorded at start from the upload, `request.json` or the JSON start (comma-separated or a list).
         "activeProfiles": list(instance.attributes.get(PROFILES_ATTRIBUTE) or []),
+        "parentInstanceId": instance.attributes.get(PARENT_ATTRIBUTE),
+        "handlers": list((instance.concord or {}).get("handlers") or []) or None,
     }
 
 
