@@ -86,3 +86,24 @@ async def test_the_overview_lists_the_next_scheduled_starts_soonest_first(api: A
     assert [key for _, key in shown] == ["minutely"] * 5  # the daily one is later; the paused one never fires
     assert [when for when, _ in shown] == sorted(when for when, _ in shown)
     assert len({when for when, _ in shown}) == 5
+
+
+async def test_the_tasks_page_says_why_each_is_yours_assigned_ones_first(api: Api):
+    tokens = api.runtime.tokens
+    dora = await tokens.create("dora", "user", teams=["housingofficers"])
+    ann = await tokens.create("ann", "user")
+    r = await api.call("POST", "/api/v1/process/example-application", token=dora, json={"targetId": "dora-own"})
+    own = (await r.json())["id"]
+    r = await api.call("POST", "/api/v1/process/example-application", token=ann, json={"targetId": "ann-1"})
+    theirs = (await r.json())["id"]
+    r = await api.call("PATCH", f"/api/v1/process/example-application/{theirs}", token=ann,
+                       json={"assignment": {"type": "team", "value": "housingofficers"}})
+    assert r.status == 204, await r.text()
+    r = await api.call("POST", "/api/v1/process/example-application", token=ann, json={"targetId": "ann-2"})
+    hidden = (await r.json())["id"]
+
+    await sign_in(api, dora)
+    page = await (await api.client.get("/ui/tasks")).text()
+    rows = re.findall(r'href="/ui/processes/([0-9a-f-]{36})#task-heading".*?<td class="why">([^<]+)</td>', page, re.S)
+    assert rows == [(theirs, "assigned to your team housingofficers"), (own, "you started it")]
+    assert hidden not in page
