@@ -11,6 +11,7 @@ name may be a relative path: `docs/a.txt` lands in `docs/`).
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -37,6 +38,8 @@ from services.scripts.commands import RetryProcess, StartProcess, StopProcess
 from services.scripts.runner import LocalRuns
 
 SCRIPT_PREFIX = "script."
+
+log = logging.getLogger(__name__)
 
 
 class ScriptProcessService:
@@ -116,6 +119,7 @@ class ScriptProcessService:
         answer = await self.instances.stop(who, StopInstance(command.instance_id, reason, command.if_match), idem)
         uid = UUID(answer.id)
         if self.local.stop_instance(uid, "requested"):
+            log.info("stop of %s: its script run here was told to stop", uid)
             return answer
         # Nobody here runs it: if no live worker holds the run either, finish the stop ourselves.
         claims = RunClaims(self.pool, f"stopper:{uid}", lease_seconds=self.lease_seconds)
@@ -124,6 +128,9 @@ class ScriptProcessService:
                 with contextlib.suppress(NotFound):
                     answer = await self.instances.stop(SYSTEM, StopInstance(command.instance_id, reason))
                 await claims.finish(key)
+                log.info("stop of %s: its run %s had not started; stopped here", uid, key[1])
+            else:
+                log.info("stop of %s: run %s is held by another worker, which will stop it", uid, key[1])
         return answer
 
     async def wait(self, instance_id: str, timeout: float) -> ProcessInstance:

@@ -88,6 +88,8 @@ class ScriptWorker:
             task.add_done_callback(self._tasks.discard)
         for key in await self.claims.to_stop(list(self.local.controls)):
             if (control := self.local.controls.get(key)) is not None:  # it may have ended meanwhile
+                if control.reason is None:
+                    log.info("script run %s: asked to stop (or its process ended)", key)
                 control.stop("requested")
 
     async def shutdown(self) -> None:

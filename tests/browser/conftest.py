@@ -41,6 +41,7 @@ class Server:
     database_url: str
     env: dict[str, str]
     tokens: dict[str, str]
+    log_path: Path | None = None
 
     async def cli(self, *args: str) -> str:
         """Run a `procession` command against this server's database; its last line."""
@@ -69,15 +70,18 @@ async def server(admin_url: str, template_url: str, tmp_path_factory: pytest.Tem
     srv = Server(f"http://127.0.0.1:{port}", database_url, env, {})
     for user, role in (("alice", "admin"), ("bob", "user"), ("carol", "user")):
         srv.tokens[user] = await srv.cli("token", "create", "--user", user, "--role", role)
-    process = await asyncio.create_subprocess_exec(
-        CLI, "serve", "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert await healthy(srv.url), "procession serve did not start"
-        yield srv
-    finally:
-        process.terminate()
-        await process.wait()
+    # The service's own log is kept beside the test output: a failing browser test is read with it.
+    log_path = srv.log_path = Path(env["PROCESSION_DATA_DIR"]) / "serve.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            CLI, "serve", "--port", str(port), env=env, stdout=log_file, stderr=log_file,
+        )
+        try:
+            assert await healthy(srv.url), f"procession serve did not start; its log: {log_path}"
+            yield srv
+        finally:
+            process.terminate()
+            await process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -114,6 +118,11 @@ async def context(browser: Browser, request: pytest.FixtureRequest, tmp_path: Pa
             for number, opened in enumerate(ctx.pages):
                 await opened.screenshot(path=str(tmp_path / f"failure-{number}.png"), full_page=True)
             print(f"screenshots of the failing pages: {tmp_path}")
+            server = request.node.funcargs.get("server")
+            if isinstance(server, Server) and server.log_path is not None and server.log_path.exists():
+                # CI keeps no files: the service's last words go into the test's output.
+                tail = server.log_path.read_text(errors="replace").splitlines()[-60:]
+                print("the service's log, last lines:\n" + "\n".join(tail))
         await ctx.close()
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 
+from infra.tokens import Principal
+from services.instances.commands import StopInstance
 from tests.e2e.conftest import Api
 from tests.e2e.test_portal_security import sign_in
 from tests.polling import until
+
+BOB = Principal("bob", "user")  # the e2e user token's user
 
 
 async def test_the_pages_render_for_a_signed_in_user(api: Api):
@@ -107,3 +112,27 @@ async def test_the_tasks_page_says_why_each_is_yours_assigned_ones_first(api: Ap
     rows = re.findall(r'href="/ui/processes/([0-9a-f-]{36})#task-heading".*?<td class="why">([^<]+)</td>', page, re.S)
     assert rows == [(theirs, "assigned to your team housingofficers"), (own, "you started it")]
     assert hidden not in page
+
+
+async def test_a_change_landing_while_a_page_renders_is_streamed_to_it_not_skipped(api: Api, monkeypatch):
+    r = await api.user("POST", "/api/v1/process/example-application", json={"targetId": "race"})
+    pid = (await r.json())["id"]
+    shown = (await api.runtime.instances.get(pid)).version
+    instances = api.runtime.instances
+    real_events = instances.events
+
+    async def events_with_a_stop_landing_first(*args, **kwargs):
+        monkeypatch.setattr(instances, "events", real_events)
+        await instances.stop(BOB, StopInstance(pid, "stopped while the page rendered"))
+        return await real_events(*args, **kwargs)
+
+    monkeypatch.setattr(instances, "events", events_with_a_stop_landing_first)
+    await sign_in(api, api.user_token)
+    page = await (await api.client.get(f"/ui/processes/{pid}")).text()
+    # The page shows the instance as it was loaded, and streams from right after it.
+    assert f'/ui/processes/{pid}/live?after={shown}"' in page
+    assert "Stopped" not in page[page.index('id="timeline"'):]
+    stream = await api.client.get(f"/ui/processes/{pid}/live?after={shown}")
+    frame = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)
+    stream.close()
+    assert b"event: refresh" in frame and b"Stopped" in frame

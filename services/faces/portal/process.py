@@ -37,14 +37,24 @@ class HistoryEntry:
     data: dict[str, Any]
 
 
-async def history(request: web.Request, instance: ProcessInstance, after: int = 0) -> list[HistoryEntry]:
-    """The instance's events after a version, as the timeline and the live stream show them."""
+async def history(request: web.Request, instance: ProcessInstance, after: int = 0, *,
+                  upto: int | None = None) -> list[HistoryEntry]:
+    """The instance's events after a version (and up to `upto`), as the timeline and the live stream show them."""
     entries = []
-    for event in await request.app[RUNTIME].instances.events(instance.id, after, 10_000):
+    events = await request.app[RUNTIME].instances.events(instance.id, after, 10_000)
+    for event in (e for e in events if upto is None or e.originator_version <= upto):
         data = {k: v for k, v in vars(event).items() if k not in _HIDDEN}
         entries.append(HistoryEntry(event.originator_version, type(event).__qualname__.split(".")[-1],
                                     event.timestamp, data.get("user"), data))
     return entries
+
+def log_lines(entry: HistoryEntry) -> list[dict[str, Any]]:
+    """The console lines an event carries (none unless it is OutputAppended), as the page shows them."""
+    if entry.type != "OutputAppended":
+        return []
+    return [{"time": when or line_time(entry.timestamp), "stream": stream, "line": text}
+            for when, stream, text in entry.data["lines"]]
+
 
 TAIL_DEFAULT = 200
 
@@ -86,11 +96,13 @@ async def drawing(request: web.Request, instance: ProcessInstance, timeline: lis
 
 async def _context(request: web.Request, instance: ProcessInstance, *, errors: list[str] | None = None,
                    field_errors: dict[str, str] | None = None, posted: dict[str, Any] | None = None) -> dict[str, Any]:
-    runtime = request.app[RUNTIME]
-    timeline = await history(request, instance)
-    output = runtime.output
+    output = request.app[RUNTIME].output
+    # One moment: the events up to the instance as loaded, and the live stream right after it.
+    # (Events read past it would be shown beside a stale status and never streamed: a Stop
+    # landing mid-render left the page on "running".)
+    timeline = await history(request, instance, upto=instance.version)
     tail = request.query.get("tail", "")
-    lines = await output.output_lines(instance.id)
+    lines = [line for entry in timeline for line in log_lines(entry)]
     shown = lines[-int(tail):] if tail.isdigit() and int(tail) > 0 else lines
     files = [*await output.input_files(instance.id), *await output.output_files(instance.id)]
     principal = who(request)
@@ -102,7 +114,7 @@ async def _context(request: web.Request, instance: ProcessInstance, *, errors: l
         "can_delete": principal.is_admin or instance.initiator == principal.user,
         "can_retry": instance.status is InstanceStatus.FAILED and "script" in instance.attributes,
         "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
-        "last_version": timeline[-1].version if timeline else 0,
+        "last_version": instance.version,
         "drawing": await drawing(request, instance, timeline),
     }
 
@@ -129,9 +141,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         items: list[sse.Item] = []
         for entry in await history(request, instance, version):
             if entry.type == "OutputAppended":
-                for when, stream, text in entry.data["lines"]:
-                    line = {"time": when or line_time(entry.timestamp), "stream": stream, "line": text}
-                    items.append((entry.version, "line", orjson.dumps(line)))
+                items.extend((entry.version, "line", orjson.dumps(line)) for line in log_lines(entry))
             else:
                 items.append((entry.version, "refresh", orjson.dumps({"type": entry.type})))
         return items
