@@ -48,6 +48,7 @@ async def history(request: web.Request, instance: ProcessInstance, after: int = 
                                     event.timestamp, data.get("user"), data))
     return entries
 
+
 def log_lines(entry: HistoryEntry) -> list[dict[str, Any]]:
     """The console lines an event carries (none unless it is OutputAppended), as the page shows them."""
     if entry.type != "OutputAppended":
