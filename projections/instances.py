@@ -8,8 +8,9 @@ Its rows are folded a batch at a time (projections/rows.py).
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
-from events.concord_instance import deadline_of, handler_due
+from events.concord_instance import PARENT_ATTRIBUTE, deadline_of, handler_due
 from events.flow import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS instance_view (
     ended_at timestamptz,
     deadline timestamptz,
     handlers jsonb NOT NULL DEFAULT '[]',
-    handler_due text
+    handler_due text,
+    parent_id uuid
 );
 -- Added after the first release: a Concord processTimeout's deadline, for the scheduler to enforce.
 ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS deadline timestamptz;
@@ -46,6 +48,9 @@ ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS deadline timestamptz;
 ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS handlers jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS handler_due text;
 CREATE INDEX IF NOT EXISTS instance_view_handler_due ON instance_view (ended_at) WHERE handler_due IS NOT NULL;
+-- And the process a handler's process was started for (Concord's subprocesses).
+ALTER TABLE instance_view ADD COLUMN IF NOT EXISTS parent_id uuid;
+CREATE INDEX IF NOT EXISTS instance_view_parent ON instance_view (parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS instance_view_deadline ON instance_view (deadline) WHERE deadline IS NOT NULL AND ended_at IS NULL;
 CREATE INDEX IF NOT EXISTS instance_view_target ON instance_view (target_id, created_at);
 CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition_key, created_at);
@@ -55,7 +60,7 @@ CREATE INDEX IF NOT EXISTS instance_view_definition ON instance_view (definition
 COLUMNS = (
     "instance_id", "definition_id", "definition_key", "definition_version", "status", "current_element",
     "permitted_triggers", "initiator", "owner", "target_id", "assignment", "aggregate_version", "created_at",
-    "started_at", "updated_at", "ended_at", "deadline", "handlers", "handler_due",
+    "started_at", "updated_at", "ended_at", "deadline", "handlers", "handler_due", "parent_id",
 )
 
 
@@ -72,8 +77,15 @@ def created(_row: Row, e: I.Created, _position: int) -> Row:
         "permitted_triggers": [], "initiator": e.initiator, "owner": e.owner, "target_id": e.target_id,
         "assignment": e.assignment, "aggregate_version": e.originator_version, "created_at": e.timestamp,
         "started_at": None, "updated_at": e.timestamp, "ended_at": None, "deadline": None,
-        "handlers": [], "handler_due": None,
+        "handlers": [], "handler_due": None, "parent_id": _uuid((e.attributes or {}).get(PARENT_ATTRIBUTE)),
     }
+
+
+def _uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def scheduled(row: Row, e: I.Scheduled, _position: int) -> Row:

@@ -40,6 +40,16 @@ class InstanceViews:
         """A page of instances matching `where`, sorted by one of `PORTAL_SORTS`, and the total count."""
         return await _list_page(self.pool, where, sort=sort, descending=descending, offset=offset, limit=limit)
 
+    async def children(self, who: Principal, parent_id: UUID) -> list[UUID]:
+        """The processes started for a process (its handlers' processes) that the caller may see, oldest first."""
+        values: list[Any] = [parent_id]
+        visible = visible_sql(who, _collector(values))
+        rows = await self.pool.fetch(
+            f"SELECT instance_id FROM instance_view WHERE parent_id = $1 AND {visible} ORDER BY created_at, instance_id",
+            *values,
+        )
+        return [r["instance_id"] for r in rows]
+
     async def counts_by_status(self, who: Principal) -> dict[str, int]:
         """How many instances the caller may see are in each status."""
         values: list[Any] = []

@@ -43,7 +43,7 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>"""
 
-_ID = "{id:(?!(?:log|attachment|waitForCompletion|form|resume)(?:/|$))[^/]+}"
+_ID = "{id:(?!(?:log|attachment|waitForCompletion|form|resume|subprocess)(?:/|$))[^/]+}"
 _INST = "/apps/{key}/api/v1/instances/{partyId}/{instanceGuid}"
 _ALT = "/apps/mva/api/v1/instances/{party}/{al}"
 _DS = "/api/system/processes/{id:[^/]+}"
@@ -96,6 +96,7 @@ CASES: dict[str, tuple[str, str]] = {
     "POST /api/v1/process/{id}/form/{formName}": ("mine", "/api/v1/process/{sp}/form/myForm"),
     "POST /api/v1/process/{id}/resume/{eventName}": ("mine", "/api/v1/process/{sp}/resume/ev"),
     "GET /api/v1/process/{id}/attachment": ("mine", "/api/v1/process/{sp}/attachment"),
+    "GET /api/v1/process/{id}/subprocess": ("mine", "/api/v1/process/{sp}/subprocess"),
     "GET /api/v1/process/{id}/attachment/{name:.+}": ("mine", "/api/v1/process/{sp}/attachment/in.csv"),
     "POST /api/v1/process/{id}/attachment/{name:.+}": ("mine", "/api/v1/process/{sp}/attachment/in.csv"),
     "GET /api/service/process_portal/start": ("start", "/api/service/process_portal/start?entryPoint=example-application"),

@@ -313,6 +313,9 @@ async def test_a_failed_process_starts_its_on_failure_flow_as_a_new_process(api)
     assert lines == [f"lastError: (concord.yml): Error @ line: 14, col: 11. boom!; parent {pid}; initiator bob"]
     assert child["handlers"] is None  # a handler's own process starts no handlers
     assert child["initiator"] == "bob"
+    subprocesses = await (await api.user("GET", f"{BASE}/{pid}/subprocess")).json()
+    assert [(e["instanceId"], e["kind"]) for e in subprocesses] == [(child["instanceId"], "FAILURE_HANDLER")]
+    assert await (await api.admin("GET", f"{BASE}/{child['instanceId']}/subprocess")).json() == []
 
 
 async def test_a_cancelled_process_starts_its_on_cancel_flow_with_its_arguments(api) -> None:

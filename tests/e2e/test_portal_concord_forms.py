@@ -12,6 +12,7 @@ import aiohttp
 
 from tests.e2e.conftest import Api
 from tests.e2e.test_portal_security import sign_in
+from tests.polling import until
 from tests.zips import a_zip
 
 KINDS = """
@@ -94,3 +95,21 @@ async def test_another_person_can_neither_see_nor_answer_the_form(api: Api):
     r = await api.client.post(f"/ui/processes/{pid}/resume", data={"csrf": csrf})
     assert r.status == 404
     assert "order" in (await api.runtime.instances.get(pid)).forms_waiting
+
+
+async def test_a_process_and_its_handlers_process_link_to_each_other(api: Api):
+    flow = "flows:\n  default:\n    - throw: \"boom\"\n  onFailure:\n    - log: \"handled\"\n"
+    form = aiohttp.FormData()
+    form.add_field("archive", a_zip({"concord.yml": flow}), filename="payload.zip", content_type="application/zip")
+    pid = (await (await api.user("POST", "/api/v1/process", data=form)).json())["instanceId"]
+
+    async def child() -> list | None:
+        found = await (await api.user("GET", f"/api/v1/process/{pid}/subprocess")).json()
+        return found or None
+
+    handler = (await until(child, within=30))[0]["instanceId"]
+    await sign_in(api, api.user_token)
+    parent_page = await (await api.client.get(f"/ui/processes/{pid}")).text()
+    assert f'<a href="/ui/processes/{handler}">' in parent_page
+    child_page = await (await api.client.get(f"/ui/processes/{handler}")).text()
+    assert f'<a href="/ui/processes/{pid}">' in child_page and "(FAILURE_HANDLER)" in child_page

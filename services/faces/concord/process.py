@@ -45,6 +45,14 @@ async def get_process(request: web.Request) -> web.Response:
     return json_response(entry(instance), etag=instance.version)
 
 
+async def list_subprocesses(request: web.Request) -> web.Response:
+    """`GET /api/v1/process/{id}/subprocess`: the processes started for this one (its handlers'), as entries."""
+    ctx = request_context(request)
+    parent = await visible_instance(request)
+    children = await ctx.runtime.instance_views.children(ctx.principal, parent.id)
+    return json_response([entry(await ctx.runtime.instances.get(str(child))) for child in children])
+
+
 async def kill_process(request: web.Request) -> web.Response:
     """`DELETE /api/v1/process/{id}`: forcefully stop; a finished process is left as it is.
 

@@ -34,6 +34,9 @@ upload runs):
   line per output line: `<ISO time> <stream> <text>`. Range is RFC 9110: 206 with
   `Content-Range`, 416 with `bytes */size`; the ETag is a digest of the log, for `If-Range`.
   The log grows while the process runs: re-request `bytes=<size>-` to follow it.
+- `GET /api/v1/process/{id}/subprocess` lists the processes started for this one (the handler
+  processes of `onFailure`, `onCancel`, `onTimeout`), each as its status entry (`kind`,
+  `parentInstanceId`), those the caller may see.
 - Attachments are the process's files (inputs and outputs). The list is a JSON array of names
   (real Concord); a file is `GET` (real) or `POST` (the document) `…/attachment/{name}`, with
   Range; a name ending in `/` is 400, as in real Concord.
@@ -52,7 +55,8 @@ upload runs):
 from __future__ import annotations
 
 from services.faces.concord.process import (
-    get_attachment, get_log, get_process, kill_process, list_attachments, portal_page_view, wait_for_completion,
+    get_attachment, get_log, get_process, kill_process, list_attachments, list_subprocesses, portal_page_view,
+    wait_for_completion,
 )
 from services.faces.concord.forms import get_form, list_forms, resume_event, submit_form
 from services.faces.concord.render import BASE, PORTAL
@@ -83,6 +87,8 @@ ROUTES = [
           "concord", response=_ENTRY, errors=(400, 404, 408), query=("timeout",)),
     Route("GET", ONE + "/log", get_log, "A process's log; Range: bytes=a-b, a-, -n", "concord", response=_TEXT,
           response_media="text/plain", errors=(400, 404, 416)),
+    Route("GET", ONE + "/subprocess", list_subprocesses, "The processes started for a process: its onFailure, onCancel "
+          "and onTimeout handlers' (Concord)", "concord", response={"type": "array", "items": _ENTRY}, errors=_ONE_ERRORS),
     Route("GET", ONE + "/attachment", list_attachments, "The names of a process's attachments", "concord",
           response={"type": "array", "items": _TEXT}, errors=_ONE_ERRORS),
     Route("GET", ONE + "/attachment/{name:.+}", get_attachment, "Download an attachment (Range)", "concord",

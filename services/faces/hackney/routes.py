@@ -53,7 +53,7 @@ from services.http.routes import Route
 from services.instances.commands import CreateInstance, UpdateInstance
 
 BASE = "/api/v1/process"
-_ID = "{id:(?!(?:log|attachment|waitForCompletion|form|resume)(?:/|$))[^/]+}"
+_ID = "{id:(?!(?:log|attachment|waitForCompletion|form|resume|subprocess)(?:/|$))[^/]+}"
 _PAGE_SIZE = 10
 _MAX_PAGE_SIZE = 100
 

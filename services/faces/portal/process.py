@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from events.concord_instance import KIND_ATTRIBUTE, PARENT_ATTRIBUTE
 from events.errors import DomainError
 from events.engine import next_steps, permitted_triggers
 from events.instance import ProcessInstance, line_time
@@ -116,6 +117,9 @@ async def _context(request: web.Request, instance: ProcessInstance, *, errors: l
         "can_retry": instance.status is InstanceStatus.FAILED and "script" in instance.attributes,
         "duration": (instance.ended_at - instance.started_at) if instance.ended_at and instance.started_at else None,
         "last_version": instance.version,
+        # A Concord handler's process and the process it ran for link to each other.
+        "parent": instance.attributes.get(PARENT_ATTRIBUTE), "kind": instance.attributes.get(KIND_ATTRIBUTE),
+        "children": await request.app[RUNTIME].instance_views.children(principal, instance.id),
         "drawing": await drawing(request, instance, timeline),
     }
 
