@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -37,6 +38,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     """Run the HTTP service (and its workers) until interrupted."""
     from services.app import create_app
+    from services.operations.lifecycle import stop_once_on_signals
 
     settings = _settings(args)
     _configure_logging(settings)
@@ -50,9 +52,14 @@ def serve(args: argparse.Namespace) -> int:
     # access_log=None: the request-log middleware already logs each request (as JSON, when enabled).
     # shutdown_timeout: in-flight requests get the grace period (plus a little for the scripts'
     # failures to be recorded and answered); aiohttp's 60 s default would outlast Kubernetes' 30.
+    loop = asyncio.new_event_loop()
+    stop_once_on_signals(loop)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
                 shutdown_timeout=settings.shutdown_grace_seconds + 3, reuse_port=args.reuse_port or None,
-                print=lambda m: print(m, flush=True))
+                print=lambda m: print(m, flush=True), handle_signals=False, loop=loop)
+    # What is left (the embedded PostgreSQL stopping at exit) must not be cut short either.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     return 0
 
 

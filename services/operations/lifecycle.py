@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -26,6 +27,28 @@ from services.scripts.worker import ScriptWorker
 
 log = logging.getLogger(__name__)
 SAMPLE_SECONDS = 5.0
+
+
+def stop_once_on_signals(loop: asyncio.AbstractEventLoop) -> None:
+    """SIGTERM/SIGINT stop the serving process gracefully; another one meanwhile is only logged.
+
+    aiohttp's own handlers raise GracefulExit at every such signal; one raised again while the
+    graceful shutdown runs aborts it half-way (tracebacks, workers not stopped, even the port
+    left open). A second Ctrl+C or a supervisor's repeated TERM must not do that: the grace
+    period runs its course, and SIGKILL remains the way to stop at once.
+    """
+    stopping = False
+
+    def on_signal() -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("already shutting down; SIGKILL stops at once")
+            return
+        stopping = True
+        raise web.GracefulExit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
 
 
 @dataclass

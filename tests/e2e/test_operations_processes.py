@@ -61,6 +61,7 @@ async def until(probe, *, tries: int = 300):
 
 
 async def test_sigterm_under_load_cuts_no_request_off_and_leaves_no_run_running(database_url, tmp_path):
+    """Twice, as a supervisor (or an impatient Ctrl+C) may send it: the second is only logged."""
     env = {**os.environ, "DATABASE_URL": database_url, "PROCESSION_DATA_DIR": str(tmp_path),
            "PROCESSION_SHUTDOWN_GRACE_SECONDS": "5", "PROCESSION_LOG_LEVEL": "INFO"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -91,6 +92,8 @@ async def test_sigterm_under_load_cuts_no_request_off_and_leaves_no_run_running(
             streams = [await session.get("/api/v1/events/stream") for _ in range(3)]
             await until(lambda: running(2))
             server.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.05)  # two at once would merge into one pending signal
+            server.send_signal(signal.SIGTERM)  # a supervisor repeating itself: the shutdown runs its course
 
             short_answer = await short
             assert short_answer.status == 200 and (await short_answer.json())["status"] == "FINISHED"
@@ -107,6 +110,8 @@ async def test_sigterm_under_load_cuts_no_request_off_and_leaves_no_run_running(
         assert await db.fetchval("SELECT count(*) FROM script_run_claims WHERE NOT done") == 0
         lines = [orjson.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
         assert any("service shutdown" in line["msg"] for line in lines)
+        assert any("already shutting down" in line["msg"] for line in lines)
+        assert [line["msg"][:200] for line in lines if line["level"] == "error"] == []
     finally:
         if server.returncode is None:
             server.kill()
