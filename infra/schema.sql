@@ -199,11 +199,10 @@ CREATE TABLE IF NOT EXISTS cron_state (
     last_fire timestamptz NOT NULL
 );
 
--- Concord handlers: the onFailure/onCancel/onTimeout process started for a process that ended
--- badly (child_id NULL when it could not be started), so each is started once.
+-- Concord handlers: a process that ended badly whose onFailure/onCancel/onTimeout process was
+-- started (or could not be), so each is started once. The child names its parent itself.
 CREATE TABLE IF NOT EXISTS handler_runs (
     instance_id uuid PRIMARY KEY,
-    child_id uuid,
     started_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 

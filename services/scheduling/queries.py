@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from events.cron import CronError, parse_cron
-from services.scheduling.cron_words import describe
+from services.scheduling.cron_words import describe, next_fires
 
 _CRON_DEFINITIONS = """
 SELECT d.definition_id, d.key, d.configuration->>'cron' AS cron, v.created_at, s.last_fire
@@ -96,11 +96,9 @@ class ScheduleViews:
         )
         return [(r["instance_id"], r["handler_due"]) for r in rows]
 
-    async def record_handler(self, instance_id: UUID, child_id: UUID | None) -> None:
+    async def record_handler(self, instance_id: UUID) -> None:
         """Remember that a process's handler was started (or could not be)."""
-        await self.pool.execute(
-            "INSERT INTO handler_runs (instance_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", instance_id, child_id,
-        )
+        await self.pool.execute("INSERT INTO handler_runs (instance_id) VALUES ($1) ON CONFLICT DO NOTHING", instance_id)
 
     async def cron_schedules(self) -> list[CronSchedule]:
         """Every enabled definition whose current version has a cron."""
@@ -133,9 +131,7 @@ class ScheduleViews:
                 parsed = parse_cron(schedule.cron)
             except CronError:
                 continue
-            moment: datetime | None = now
-            for _ in range(count):  # a schedule fires at most `count` times among the soonest
-                if (moment := parsed.next_after(moment)) is None:
-                    break
-                fires.append(UpcomingStart(moment, schedule.key, schedule.cron, describe(parsed)))
+            words = describe(parsed)
+            # A schedule fires at most `count` times among the soonest.
+            fires.extend(UpcomingStart(at, schedule.key, schedule.cron, words) for at in next_fires(parsed, now, count))
         return sorted(fires, key=lambda f: (f.at, f.key))[:count]

@@ -23,7 +23,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from events.concord_instance import HANDLER_KINDS, KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
 from events.cron import CronError, parse_cron
@@ -81,7 +80,6 @@ class Scheduler:
         """Start the onFailure / onCancel / onTimeout process of each Concord process that ended so; how many."""
         started = 0
         for parent_id, flow in await self.views.handlers_due():
-            child: UUID | None = None
             try:
                 parent = await self.runtime.instances.get(str(parent_id))
                 arguments: dict[str, Any] = {**parent.parameters, PARENT_ATTRIBUTE: str(parent_id)}
@@ -93,12 +91,11 @@ class Scheduler:
                 # As in Concord, the handler runs as the process's initiator, of the same definition version.
                 command = StartProcess(definition=parent.definition_key, selector=str(parent.definition_version),
                                        arguments=arguments, start_event=flow, attributes=attributes)
-                result = await self.runtime.scripts.start(Principal(parent.initiator, "user"), command, f"handler:{parent_id}")
-                child = UUID(result.id)
+                await self.runtime.scripts.start(Principal(parent.initiator, "user"), command, f"handler:{parent_id}")
                 started += 1
             except DomainError as e:  # deleted meanwhile, or the definition no longer runs
                 log.warning("the %s process of %s was not started: %s", flow, parent_id, e)
-            await self.views.record_handler(parent_id, child)
+            await self.views.record_handler(parent_id)
         return started
 
     async def time_out_overdue(self, now: datetime) -> int:

@@ -11,7 +11,6 @@ import aiohttp
 import pytest
 
 from infra.settings import Settings
-from services.instances.queries import InstanceFilter
 from tests.polling import until
 from tests.problems import problem
 from tests.zips import a_zip
@@ -293,9 +292,7 @@ async def test_a_process_waiting_out_a_retry_delay_stops_at_once(api) -> None:
 async def _child_of(api, parent: str, kind: str) -> dict:
     """The handler process a parent started (polled: the scheduler starts it in its next round)."""
     async def child() -> dict | None:
-        rows = await api.runtime.instance_views.page(InstanceFilter(), sort="created", limit=100)
-        for row in rows.rows:
-            entry = await (await api.user("GET", f"{BASE}/{row.id}")).json()
+        for entry in await (await api.user("GET", f"{BASE}/{parent}/subprocess")).json():
             if entry.get("parentInstanceId") == parent and entry["kind"] == kind and entry["status"] == "FINISHED":
                 return entry
         return None

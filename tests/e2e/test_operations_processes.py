@@ -15,7 +15,8 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.kafka_broker import free_port
-from tests.zips import a_zip
+from tests.concord_face import script_zip
+from tests.polling import until
 
 CLI = str(Path(sys.executable).with_name("procession"))
 BASE = "/api/v1/process"
@@ -46,18 +47,6 @@ async def serving(env: dict[str, str], log: Path) -> tuple[asyncio.subprocess.Pr
             await asyncio.sleep(0.2)
     server.kill()
     raise AssertionError(f"serve did not get ready: {log.read_text()[-2000:]}")
-
-
-def script_zip(script: str, arguments: dict) -> bytes:
-    return a_zip({"flow.json": f'{{"script": "{script}"}}', "request.json": orjson.dumps({"arguments": arguments}).decode()})
-
-
-async def until(probe, *, tries: int = 300):
-    for _ in range(tries):
-        if answer := await probe():
-            return answer
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition never held")
 
 
 async def test_sigterm_under_load_cuts_no_request_off_and_leaves_no_run_running(database_url, tmp_path):

@@ -13,7 +13,8 @@ import pytest
 
 from services.cli import main
 from tests.conftest import TEMPLATE, with_database
-from tests.zips import a_zip
+from tests.concord_face import script_zip
+from tests.polling import until
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D">
@@ -47,17 +48,8 @@ async def as_json(procession, *argv: str, database: str | None = None):
     return orjson.loads(out)
 
 
-async def until(probe, *, tries: int = 300):
-    for _ in range(tries):
-        if answer := await probe():
-            return answer
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition never held")
-
-
 async def run_script(api, script: str, arguments: dict, **params: str) -> str:
-    zipped = a_zip({"flow.json": f'{{"script": "{script}"}}', "request.json": orjson.dumps({"arguments": arguments}).decode()})
-    r = await api.user("POST", "/api/v1/process", data=io.BytesIO(zipped), params=params,
+    r = await api.user("POST", "/api/v1/process", data=io.BytesIO(script_zip(script, arguments)), params=params,
                        headers={"Content-Type": "application/zip"})
     assert r.status == 200, await r.text()
     return (await r.json())["instanceId"]

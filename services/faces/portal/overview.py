@@ -22,10 +22,10 @@ async def overview(request: web.Request) -> web.Response:
     peak = max((n for _, n in hours), default=0) or 1
     bars = [(hour, n, round(n / peak * CHART_HEIGHT)) for hour, n in hours]
     failures = await views.page(InstanceFilter(visible_to=visible, statuses=("failed",)), sort="updated", limit=5)
-    # Definitions (and so their schedules) are everyone's to see; scheduled runs only the person's own.
-    later = await views.page(InstanceFilter(visible_to=visible, statuses=("scheduled",)), sort="created", limit=1)
+    counts = await views.counts_by_status(visible)
     return page(request, "overview.html", {
-        "counts": await views.counts_by_status(visible), "bars": bars, "chart_height": CHART_HEIGHT,
+        "counts": counts, "bars": bars, "chart_height": CHART_HEIGHT,
         "failures": failures.rows, "total_runs": sum(n for _, n in hours),
-        "upcoming": await runtime.schedule_views.upcoming(now), "scheduled_runs": later.total,
+        # Definitions (and so their schedules) are everyone's to see; scheduled runs only the person's own.
+        "upcoming": await runtime.schedule_views.upcoming(now), "scheduled_runs": counts.get("scheduled", 0),
     })
