@@ -20,6 +20,7 @@ import orjson
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter
 
+from events.configuration import value_problems
 from events.errors import DomainError, InvalidInput
 from infra import metrics
 from infra.event_store import EventStore, VersionConflict
@@ -47,6 +48,11 @@ def _encode(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} cannot be part of a command")
+
+
+def _fields(command: Any) -> dict[str, Any]:
+    # Shallow: the fields as they are (files stay bytes, and nothing is copied).
+    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
 
 
 def command_digest(command: Any) -> str:
@@ -99,6 +105,9 @@ class CommandExecutor:
         self, principal: Principal, idempotency_key: str | None, command: Any, decide: Decide[R],
         result_type: type[R], retries: int,
     ) -> R:
+        # No text column or JSON value can hold a NUL: an event carrying one would stop the projections.
+        if problems := list(value_problems(_fields(command), max_depth=None)):
+            raise InvalidInput("the request holds a NUL character", problems)
         scoped = f"{principal.user}\x1f{idempotency_key}" if idempotency_key else None
         digest = command_digest(command) if scoped else None
         if scoped and (earlier := await self.store.idempotent_result(scoped)) is not None:
