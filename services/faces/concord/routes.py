@@ -59,6 +59,7 @@ from services.faces.concord.process import (
     wait_for_completion,
 )
 from services.faces.concord.forms import get_form, list_forms, resume_event, submit_form
+from services.faces.concord.payload import ENTRY_POINT_SCHEMA
 from services.faces.concord.render import BASE, PORTAL
 from services.faces.concord.start import portal_start
 from contracts.concord import ConcordStarted
@@ -96,7 +97,7 @@ ROUTES = [
     Route("POST", ONE + "/attachment/{name:.+}", get_attachment, "Download an attachment (the document's POST)",
           "concord", response=_BYTES, response_media="application/octet-stream", errors=(400, 404, 416)),
     Route("GET", PORTAL + "/start", portal_start, "Start (with a token: 200 instanceId; a browser: the portal)", "concord",
-          role="browser", response=ConcordStarted, errors=(400, 404, 409, 422), query=("entryPoint",), also=((303, None),)),
+          role="browser", response=ConcordStarted, errors=(400, 404, 409, 422), query=(("entryPoint", ENTRY_POINT_SCHEMA),), also=((303, None),)),
     Route("GET", PORTAL + "/process/{id}", portal_page_view, "A process's page: start form and status", "concord",
           role="browser", response=_TEXT, response_media="text/html", errors=_ONE_ERRORS),
 ]
