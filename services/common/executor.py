@@ -50,9 +50,11 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be part of a command")
 
 
-def _fields(command: Any) -> dict[str, Any]:
-    # Shallow: the fields as they are (files stay bytes, and nothing is copied).
-    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+def _refuse_nul(events: list[Any]) -> None:
+    # No text or JSON column holds a NUL: an event carrying one would stop the read models for good.
+    problems = [line for event in events for line in value_problems(vars(event), max_depth=None)]
+    if problems:
+        raise InvalidInput("the request holds a NUL character", list(dict.fromkeys(problems)))
 
 
 def command_digest(command: Any) -> str:
@@ -105,9 +107,6 @@ class CommandExecutor:
         self, principal: Principal, idempotency_key: str | None, command: Any, decide: Decide[R],
         result_type: type[R], retries: int,
     ) -> R:
-        # No text column or JSON value can hold a NUL: an event carrying one would stop the projections.
-        if problems := list(value_problems(_fields(command), max_depth=None)):
-            raise InvalidInput("the request holds a NUL character", problems)
         scoped = f"{principal.user}\x1f{idempotency_key}" if idempotency_key else None
         digest = command_digest(command) if scoped else None
         if scoped and (earlier := await self.store.idempotent_result(scoped)) is not None:
@@ -119,6 +118,7 @@ class CommandExecutor:
                 events = [e for aggregate in decision.aggregates for e in aggregate.collect_events()]
                 if not events:
                     return decision.result
+                _refuse_nul(events)
                 stored = orjson.dumps({"request": digest, "result": dataclasses.asdict(decision.result)}) if scoped else None
                 appended = await self.store.append(events, idempotency_key=scoped, result=stored)
             except VersionConflict:

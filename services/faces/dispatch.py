@@ -54,6 +54,10 @@ _ENTRY_POINT = {"name": "entryPoint", "in": "query", "required": False,
                 "schema": {"type": "string", "pattern": "^(?:[^:]*|[^:]+(?::[^:]*){1,2})$"},
                 "description": "with a ZIP body: a configuration to run (project:repository:flow, at most "
                                "400 characters), or without a colon a flow of the archive's model"}
+# A name with a colon (or any name with `sync`) is a Concord entry point: `project[:repository][:flow]`,
+# at most 400 characters (services/faces/concord/payload.py); a longer one names no definition either.
+_PROCESS_NAME = {"name": "processName", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": "^[^:/]+(?::[^:/]*){0,2}$", "maxLength": 400}}
 ROUTES = [
     Route("POST", BASE, start_from_body, "Start a process (JSON with processName; a ZIP or a form is Concord's)",
           "hackney", body=HackneyStartBodyIn, other_bodies=(("multipart/form-data", UploadForm), ("application/zip", _ZIP),
@@ -62,7 +66,7 @@ ROUTES = [
           parameters=(_ENTRY_POINT,), also=((200, ConcordStarted),), description=_UPLOAD_RULES),
     Route("POST", BASE + "/{processName}", start_named, "Start a process of a definition", "hackney",
           body=HackneyStartIn, response=HackneyStarted, status=201, errors=_ERRORS, query=("sync",),
-          also=((200, ConcordStarted),),
+          parameters=(_PROCESS_NAME,), also=((200, ConcordStarted),),
           description="`processName` with a colon (`project:repository:flow`), or any request with `sync`, is a "
                       "Concord entry point (200); anything else starts the definition `processName` names, as "
                       "Hackney does (201)."),

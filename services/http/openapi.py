@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from contracts.problem import Problem
+from services.http.openapi_storable import make_storable
 from services.http.routes import Route
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -43,7 +44,7 @@ QUERY: dict[str, dict[str, Any]] = {
     "page": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
     "size": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
     "script": {"type": "string"}, "userId": {"type": "string"},
-    "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "minimum": -(10**9), "maximum": 10**9},
+    "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "description": "milliseconds; negative, or past the wait limit: the limit"},
     "sync": {"type": "string", "enum": ["true", "false", ""], "description": "in any case; empty is false"},
     "startAt": _TIME, "after": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
     "limit": {"type": "integer", "minimum": 0, "maximum": 10_000},
@@ -164,6 +165,7 @@ def build_document(routes: Sequence[Route], version: str) -> dict[str, Any]:
             operation["operationId"] = f"{base}_{n}"
         taken.add(operation["operationId"])
         paths.setdefault(path, {})[route.method.lower()] = operation
+    make_storable(paths, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": "procession", "version": version,

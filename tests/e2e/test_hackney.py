@@ -164,6 +164,8 @@ async def test_a_nul_anywhere_in_a_start_or_an_update_is_422_and_nothing_is_stor
     await problem(await api.user("PATCH", f"{BASE}/{EXAMPLE}/{process_id}", json={"formData": {"x": "\x00"}}), 422)
     assert await api.event_count() == before
     assert (await a_process(api)) != process_id  # and the read models still follow
+    listed = await api.user("GET", BASE, params={"targetId": "t\x00"})  # a filter: it matches nothing
+    assert listed.status == 200 and (await listed.json())["results"] == []
 
 
 async def test_concords_literal_second_segments_are_not_hackney_routes(api):

@@ -27,7 +27,8 @@ async def test_the_shared_start_describes_hackney_json_concord_forms_and_zips(ap
     form = _resolve(document, body["multipart/form-data"]["schema"])
     assert {"archive", "request", "entryPoint", "startAt", "sync", "activeProfiles"} <= set(form["properties"])
     assert form["properties"]["archive"]["format"] == "binary"
-    assert form["additionalProperties"] is True  # other text parts are arguments, other files files
+    # Other text parts are arguments, other files files: any value, as long as it holds no NUL.
+    assert form["additionalProperties"] == {"$ref": "#/components/schemas/StoredValue"}
     assert body["multipart/form-data"]["encoding"]["request"]["contentType"] == "application/json"
 
 
