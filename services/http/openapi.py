@@ -12,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from contracts.problem import Problem
 from services.http.openapi_storable import make_storable
+from services.http.params import MAX_VERSION
 from services.http.routes import Route
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -35,24 +36,33 @@ _TEXT = {"type": "string", "minLength": 1}
 _COUNT = {"type": "integer", "minimum": 0}
 _DIGITS = {"type": "string", "pattern": "^[0-9]{1,18}$"}
 _TIME = {"type": "string", "format": "date-time"}
+
+
+def _or_empty(schema: dict[str, Any], description: str = "empty: as if absent") -> dict[str, Any]:
+    """A parameter a handler reads with `or`: an empty value is as good as none."""
+    return {"anyOf": [schema, {"const": ""}], "description": description}
+
+
 # The type, bounds and enums of every query parameter a route names, by name: the handlers
 # parse them by hand, and this is what they accept (a request outside it is a 400).
 QUERY: dict[str, dict[str, Any]] = {
     "asOf": {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,18}$"}, _TIME]},
-    "targetId": {"type": "string"}, "pageSize": {"type": "integer", "minimum": 1, "maximum": 100},
+    "targetId": {"type": "string"}, "pageSize": _or_empty({"type": "integer", "minimum": 1, "maximum": 100}),
     "paginationToken": {"type": "string", "pattern": "^[0-9]{0,9}$"},
     "page": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
     "size": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
     "script": {"type": "string"}, "userId": {"type": "string"},
-    "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "description": "milliseconds; negative, or past the wait limit: the limit"},
+    "fromTime": _or_empty(_TIME, "empty: no bound"), "toTime": _or_empty(_TIME, "empty: no bound"),
+    "timeout": _or_empty({"type": "integer"}, "milliseconds; empty, negative or past the wait limit: the limit"),
     "sync": {"type": "string", "enum": ["true", "false", ""], "description": "in any case; empty is false"},
-    "startAt": _TIME, "after": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+    "startAt": _or_empty(_TIME), "after": _or_empty({"type": "integer", "minimum": 0, "maximum": MAX_VERSION}, "empty: 0"),
     "limit": {"type": "integer", "minimum": 0, "maximum": 10_000},
     "_limit": {"type": "integer", "minimum": -1, "maximum": 2**31 - 1},  # -1: all
     "_skip": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
     "_sort": {"type": "string", "pattern": r"^(?:[-+]?[A-Za-z_][A-Za-z0-9_]{0,63}(?:,[-+]?[A-Za-z_][A-Za-z0-9_]{0,63})*)?$"},
     "_distinct": {"type": "string", "pattern": "^(?:[A-Za-z_][A-Za-z0-9_]{0,63})?$"},  # empty: none
-    "instanceOwnerPartyId": _DIGITS, "startEvent": _TEXT, "id": _TEXT, "elementId": _TEXT,
+    "instanceOwnerPartyId": _DIGITS,
+    **dict.fromkeys(("startEvent", "id", "elementId"), {"type": "string", "description": "empty: as if absent"}),
 }
 REQUIRED_QUERY = {"instanceOwnerPartyId", "entryPoint"}
 _PATH_PATTERN = re.compile(r"\{(\w+):([^}]*)\}")
