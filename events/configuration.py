@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from events.bpmn import WorkflowError
 from events.cron import CronError, parse_cron
 from events.errors import InvalidInput, MalformedInput
+from events.flows.bpmn import WorkflowError
 from events.workflow import compile_workflow, is_concord, is_xml
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

@@ -12,15 +12,15 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from events.concord_instance import ConcordFlow, ConcordProgram, deadline_of
-from events.concord_runtime import set_path
-from events.engine import (
+from events.concord.program import ConcordFlow, ConcordProgram, deadline_of
+from events.concord.runtime import set_path
+from events.flows.engine import (
     FlowConflict, InvalidTrigger, Step, choose, entry_assignment, exit_problems, fire, next_steps,
     permitted_triggers, start_step, unnamed,
 )
 from events.errors import Conflict, NotFound
 from events.expressions import Facts
-from events.flow import FlowGraph, NodeKind
+from events.flows.graph import FlowGraph, NodeKind
 from events.instance_state import InstanceStatus, Visit
 
 S = InstanceStatus
@@ -223,7 +223,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
         def apply(self, i: ProcessInstance) -> None:
             i.deleted = True
 
-    # --- Concord flows (see events/concord_instance.py) ---------------------------------------
+    # --- Concord flows (see events/concord/program.py) ---------------------------------------
 
     class FlowStarted(Aggregate.Event):
         """A Concord flow began: which flow, under which profiles, timeout and limits."""

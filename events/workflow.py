@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from events.bpmn import parse_bpmn
-from events.concord_instance import ConcordProgram
-from events.concord_project import Project, load_project
-from events.concord_runtime import RunLimits
-from events.concord_yaml import YamlLimits
+from events.concord.program import ConcordProgram
+from events.concord.project import Project, load_project
+from events.concord.runtime import RunLimits
+from events.concord.safe_yaml import YamlLimits
 from events.expressions import condition_problems
-from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError
-from events.state_machine import compile_state_machine
+from events.flows.bpmn import parse_bpmn
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError
+from events.flows.state_machine import compile_state_machine
 
 SCRIPT_TASK = "script"
 

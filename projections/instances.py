@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from events.concord_instance import PARENT_ATTRIBUTE, deadline_of, handler_due
-from events.flow import NodeKind
+from events.concord.program import PARENT_ATTRIBUTE, deadline_of, handler_due
+from events.flows.graph import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
 from projections.base import Projection

@@ -12,7 +12,7 @@ from __future__ import annotations
 import mimetypes
 from datetime import UTC, datetime
 
-from events.concord_instance import ConcordProgram
+from events.concord.program import ConcordProgram
 from events.errors import Conflict
 from events.instance import ProcessInstance
 from infra.blob_store import BlobStore

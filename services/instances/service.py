@@ -13,9 +13,9 @@ from typing import Any
 from uuid import UUID
 
 from events.definition import LATEST
-from events.engine import start_step
 from events.errors import Conflict, NotFound
-from events.flow import FlowGraph
+from events.flows.engine import start_step
+from events.flows.graph import FlowGraph
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from events.workflow import is_xml

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.bpmn import DocumentTooLargeError, WorkflowError, parse_bpmn
-from events.flow import Flow, FlowGraph, Node, NodeKind, graph_problems
+from events.flows.bpmn import DocumentTooLargeError, WorkflowError, parse_bpmn
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, graph_problems
 from tests.fixtures import REFUSED, bpmn_bytes, bpmn_corpus
 
 ALL_FIXTURES = bpmn_corpus()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from events.engine import FlowConflict, InvalidTrigger, UnknownElement, next_steps
+from events.configuration import check_configuration
 from events.errors import Conflict, InvalidInput, NotFound
 from events.expressions import Facts, condition_problems, holds
-from events.flow import WorkflowError
+from events.flows.engine import FlowConflict, InvalidTrigger, UnknownElement, next_steps
+from events.flows.graph import WorkflowError
+from events.flows.state_machine import compile_state_machine
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
-from events.configuration import check_configuration
-from events.state_machine import compile_state_machine
 from events.workflow import compile_workflow
 from tests.factories import an_instance
 from tests.fixtures import REFUSED, bpmn_corpus, bpmn_text

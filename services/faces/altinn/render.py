@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from events.engine import exit_problems
-from events.flow import FlowGraph, NodeKind
+from events.flows.engine import exit_problems
+from events.flows.graph import FlowGraph, NodeKind
 from events.instance import ProcessInstance as I
 from services.common.times import iso_z
 

@@ -39,9 +39,9 @@ from typing import Any
 from aiohttp import web
 
 from contracts.altinn import ProcessNextIn
-from events.engine import next_steps
 from events.errors import NotFound
-from events.flow import FlowGraph
+from events.flows.engine import next_steps
+from events.flows.graph import FlowGraph
 from events.instance import ProcessInstance
 from events.workflow import is_xml
 from infra.tokens import Principal

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from contracts.concord import StartRequest
 
-from events.concord_project import ROOT_FILES, is_project_file
+from events.concord.project import ROOT_FILES, is_project_file
 from events.workflow import CONCORD
 from services.http.problems import ProblemError, validation_messages
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 
-from events.concord_project import Project
+from events.concord.project import Project
 from events.errors import NotFound
-from events.flow import WorkflowError
+from events.flows.graph import WorkflowError
 from events.workflow import concord_project, is_concord
 from services.faces.concord.payload import StartPlan
 from services.http.context import RequestContext

@@ -14,7 +14,7 @@ from typing import Any
 
 from defusedxml import ElementTree
 
-from events.flow import FlowGraph, NodeKind
+from events.flows.graph import FlowGraph, NodeKind
 from events.workflow import is_xml
 
 _DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"

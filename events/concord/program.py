@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from events.concord_forms import FormSpec, accept
-from events.concord_project import Project, ProjectView, Step, deep_merge, parse_duration
-from events.concord_runtime import ERROR, FlowError, Machine, RunLimits
-from events.engine import FlowConflict
+from events.concord.forms import FormSpec, accept
+from events.concord.project import Project, ProjectView, Step, deep_merge, parse_duration
+from events.concord.runtime import ERROR, FlowError, Machine, RunLimits
 from events.errors import Conflict, InvalidInput, NotFound
-from events.flow import NodeKind, WorkflowError
+from events.flows.engine import FlowConflict
+from events.flows.graph import NodeKind, WorkflowError
 
 if TYPE_CHECKING:
     from events.instance import ProcessInstance

@@ -13,8 +13,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 
-from events.bpmn_extensions import flow_type, task_settings
-from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.bpmn_extensions import flow_type, task_settings
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
 
 __all__ = ["BPMN_NS", "DocumentTooLargeError", "WorkflowError", "parse_bpmn"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from events.errors import Conflict, MalformedInput
 from events.expressions import Facts, holds
-from events.flow import FlowGraph, Node, NodeKind
+from events.flows.graph import FlowGraph, Node, NodeKind
 
 ABANDON = "AbandonCurrentReturnToNext"
 _MAX_GATEWAY_CHAIN = 64

@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from events.concord_expressions import ExpressionError, Template, UndefinedVariable, render, to_text
-from events.concord_forms import FormField, FormSpec
-from events.concord_project import ProjectView, Step
+from events.concord.forms import FormField, FormSpec
+from events.concord.project import ProjectView, Step
+from events.expressions.el import ExpressionError, Template, UndefinedVariable, render, to_text
 
 INFO, WARN, ERROR = "INFO", "WARN", "ERROR"
 
@@ -415,7 +415,7 @@ class Machine:
         if isinstance(value, Template):
             return render(value, resolve)
         if isinstance(value, str) and "${" in value:
-            from events.concord_expressions import parse_template  # arguments arrive as plain text
+            from events.expressions.el import parse_template  # arguments arrive as plain text
 
             try:
                 return render(parse_template(value), resolve)

@@ -25,7 +25,7 @@ import json
 import re
 from typing import Any
 
-from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
 
 START = "#start"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
