@@ -1,8 +1,10 @@
 """A process instance: one run of a definition version through its flow graph.
 
 Invariant: an instance is always at exactly one place in its graph (not started, one task,
-or finished), it moves only along the graph's flows, and its state is the fold of its events;
-the graph is passed in by the caller, compiled from the definition version the instance records.
+or finished), it moves only as its graph's program decides, and its state is the fold of its
+events; the graph is passed in by the caller, compiled from the definition version the instance
+records. The commands check what holds whatever the engine, then delegate the decision to the
+graph's `Program` (events/flows/program.py), which records the events below on the instance.
 """
 
 from __future__ import annotations
@@ -12,19 +14,15 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from events.concord.program import ConcordFlow, ConcordProgram, deadline_of
-from events.concord.runtime import set_path
-from events.flows.engine import (
-    FlowConflict, InvalidTrigger, Step, choose, entry_assignment, exit_problems, fire, next_steps,
-    permitted_triggers, start_step, unnamed,
-)
 from events.errors import Conflict, NotFound
 from events.expressions import Facts
+from events.flows.engine import FlowConflict, InvalidTrigger
 from events.flows.graph import FlowGraph, NodeKind
-from events.instance_state import InstanceStatus, Visit
+from events.flows.program import Program
+from events.instance_state import InstanceStatus, Visit, deadline_of
+from events.variables import set_path
 
 S = InstanceStatus
-_COMPLETE_PROCESS_LIMIT = 100
 
 
 def line_time(moment: datetime) -> str:
@@ -32,11 +30,11 @@ def line_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class ProcessInstance(ConcordFlow, Aggregate):
+class ProcessInstance(Aggregate):
     """The instance aggregate; commands check, then record past-tense events.
 
-    A Concord project's instance runs its steps in the command path (see `ConcordFlow`); its
-    steps, variables and form waits are the Flow*/Variables*/Form* events below.
+    A Concord project's instance runs its steps in the command path (events/concord/program.py);
+    its steps, variables and form waits are the Flow*/Variables*/Form* events below.
     """
 
     class Created(Aggregate.Created):
@@ -223,7 +221,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
         def apply(self, i: ProcessInstance) -> None:
             i.deleted = True
 
-    # --- Concord flows (see events/concord/program.py) ---------------------------------------
+    # --- Concord flows (see events/concord/program.py) -----------------------------------
 
     class FlowStarted(Aggregate.Event):
         """A Concord flow began: which flow, under which profiles, timeout and limits."""
@@ -356,15 +354,15 @@ class ProcessInstance(ConcordFlow, Aggregate):
         self._require_not_started()
         self.trigger_event(self.Scheduled, start_at=start_at, user=user)
 
-    def start(self, graph: FlowGraph, start_event: str | None, user: str) -> None:
-        """Start the flow at a start event and move to the first task."""
+    def check_start(self, graph: FlowGraph, start_event: str | None) -> None:
+        """Refuse now a start event the flow could not start at later (a scheduled start); records nothing."""
         self._require_not_started()
-        if isinstance(graph.program, ConcordProgram):
-            self.start_concord(graph.program, start_event, user)
-            return
-        chosen, step = start_step(graph, start_event, self.facts())
-        self.trigger_event(self.Started, start_event=chosen, user=user)
-        self._enter(graph, step, user)
+        _engine(graph).check_start(graph, self, start_event)
+
+    def start(self, graph: FlowGraph, start_event: str | None, user: str) -> None:
+        """Start the flow at a start event and run it to its first wait or its end."""
+        self._require_not_started()
+        _engine(graph).start(graph, self, start_event, user)
 
     def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str, *, delivered: bool = False) -> str:
         """Leave the current user task for `target` (or the only reachable element); returns it.
@@ -372,20 +370,13 @@ class ProcessInstance(ConcordFlow, Aggregate):
         `delivered`: the caller (an admin) vouches that the data a task waits for has come.
         """
         current = self._waiting_task()
-        self._not_concord(graph)
-        action = action or graph.node(current).default_action
-        step = choose(graph, current, self.facts(action), target)
-        self._leave(graph, step, action, None, user, delivered=delivered)
-        return step.target
+        return _engine(graph).move_on(graph, self, current, target, action, user, delivered=delivered)
 
     def fire(self, graph: FlowGraph, trigger: str, user: str) -> str:
         """Fire a named trigger of the current state (Hackney); returns the state entered."""
         if self.deleted or self.status is not S.WAITING or self.element is None:
             raise InvalidTrigger(f"Cannot trigger {trigger} from state {self.element or self.status}", [f"trigger: {trigger!r} is not permitted"])
-        self._not_concord(graph)
-        step = fire(graph, self.element, trigger, self.facts())
-        self._leave(graph, step, None, trigger, user)
-        return step.target
+        return _engine(graph).fire(graph, self, trigger, user)
 
     def complete_process(self, graph: FlowGraph, user: str) -> list[str]:
         """Move task by task towards an end; the problems where it had to stop (empty at an end).
@@ -393,19 +384,9 @@ class ProcessInstance(ConcordFlow, Aggregate):
         It stops without a problem at an automated task: its worker moves the flow on, and the
         caller (the application service) decides whether to wait for it and go on.
         """
-        if self.pending_task is not None and self.status is S.RUNNING and not self.deleted:
-            self._not_concord(graph)
-            return []
-        self._waiting_task()
-        self._not_concord(graph)
-        for _ in range(_COMPLETE_PROCESS_LIMIT):
-            if self.status is not S.WAITING:
-                return []
-            try:
-                self.next(graph, None, None, user)
-            except FlowConflict as stop:
-                return [stop.detail, *stop.problems]
-        return ["possible loop: the process did not end within 100 steps"]
+        if self.pending_task is None or self.status is not S.RUNNING or self.deleted:
+            self._waiting_task()
+        return _engine(graph).complete_process(graph, self, user)
 
     def submit(self, form_data: dict[str, Any], user: str) -> None:
         """Merge submitted form fields into the instance's form data."""
@@ -430,25 +411,31 @@ class ProcessInstance(ConcordFlow, Aggregate):
     def complete_automated(self, graph: FlowGraph, element_id: str, result: dict[str, Any], user: str) -> None:
         """A worker finished an automated task: record it and move the flow on."""
         self._require_pending(element_id)
-        if isinstance(graph.program, ConcordProgram):
-            self.concord_task_done(graph.program, element_id, result, None, user)
-            return
-        self.trigger_event(self.AutomatedTaskCompleted, element_id=element_id, result=result)
-        steps = unnamed(next_steps(graph, element_id, self.facts()))
-        if len(steps) != 1:
-            self.trigger_event(self.Failed, reason=f"{len(steps)} elements can follow automated task {element_id}, not one")
-            return
-        self.trigger_event(self.TaskEnded, element_id=element_id, action=None, trigger=None, user=user)
-        self._enter(graph, steps[0], user)
+        _engine(graph).task_done(graph, self, element_id, result, None, user)
 
-    def fail_automated(self, element_id: str, error: str, graph: FlowGraph | None = None, user: str = "system") -> None:
+    def fail_automated(self, graph: FlowGraph, element_id: str, error: str, user: str) -> None:
         """A worker could not finish an automated task: the instance fails (a Concord flow may handle it)."""
         self._require_pending(element_id)
-        if graph is not None and isinstance(graph.program, ConcordProgram):
-            self.concord_task_done(graph.program, element_id, None, error, user)
-            return
-        self.trigger_event(self.AutomatedTaskFailed, element_id=element_id, error=error)
-        self.trigger_event(self.Failed, reason=f"automated task {element_id} failed: {error}")
+        _engine(graph).task_done(graph, self, element_id, None, error, user)
+
+    def form_errors(self, graph: FlowGraph, form: str, values: dict[str, Any]) -> dict[str, str]:
+        """The errors by field a submission of a waiting form would get (empty: accepted); records nothing."""
+        self._require_live()
+        return _engine(graph).form_errors(graph, self, form, values)
+
+    def submit_form(self, graph: FlowGraph, form: str, values: dict[str, Any], user: str, now: datetime) -> dict[str, str]:
+        """Submit a waiting form; when accepted the flow runs on. The errors by field (empty: accepted)."""
+        self._require_live()
+        return _engine(graph).submit_form(graph, self, form, values, user, now)
+
+    def resume_event(self, graph: FlowGraph, event: str, user: str, now: datetime) -> None:
+        """The event the flow waits for came: it runs on."""
+        self._require_live()
+        _engine(graph).resume_event(graph, self, event, user, now)
+
+    def time_out(self, graph: FlowGraph, now: datetime, user: str) -> bool:
+        """Whatever timer of the instance is due by `now` fires (today: a processTimeout); whether one did."""
+        return _engine(graph).timer_fired(graph, self, now, user)
 
     def append_output(self, text: str, stream: str = "stdout") -> None:
         """Add one line of console output, timed by the event."""
@@ -489,31 +476,6 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
     # --- internals --------------------------------------------------------------------------
 
-    def _enter(self, graph: FlowGraph, step: Step, user: str) -> None:
-        node = graph.node(step.target)
-        if node.kind is NodeKind.END_EVENT:
-            self.trigger_event(self.Ended, end_event=node.id, via=list(step.via), user=user)
-            return
-        self.trigger_event(
-            self.TaskStarted, element_id=node.id, kind=str(node.kind), name=node.name, task_type=node.task_type,
-            via=list(step.via), triggers=permitted_triggers(graph, node.id), assignment=entry_assignment(node), user=user,
-        )
-        if node.kind is NodeKind.SERVICE_TASK:
-            script = node.extensions.get("script") or node.task_type or node.id
-            self.trigger_event(self.AutomatedTaskRequested, element_id=node.id, script=script, parameters=dict(self.parameters))
-
-    def _leave(self, graph: FlowGraph, step: Step, action: str | None, trigger: str | None, user: str,
-               *, delivered: bool = False) -> None:
-        node = graph.node(self.element or "")
-        rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
-        if step.abandon or rejectable:
-            self.trigger_event(self.TaskAbandoned, element_id=node.id, action=action, user=user)
-        else:
-            if problems := exit_problems(node, self.facts(action, delivered=delivered)):
-                raise FlowConflict(f"Cannot complete/close current task {node.id}", problems)
-            self.trigger_event(self.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user)
-        self._enter(graph, step, user)
-
     def _waiting_task(self) -> str:
         self._require_live()
         if not self.started:
@@ -523,11 +485,6 @@ class ProcessInstance(ConcordFlow, Aggregate):
         if self.status is not S.WAITING or self.element is None:
             raise FlowConflict(f"an automated task ({self.pending_task}) is running; it moves on by itself")
         return self.element
-
-    def _not_concord(self, graph: FlowGraph) -> None:
-        if isinstance(graph.program, ConcordProgram):
-            raise FlowConflict(f"this Concord process waits on {self.element!r}: submit the form (or resume the event) "
-                               "through the Concord API")
 
     def _require_not_started(self) -> None:
         self._require_live()
@@ -544,3 +501,9 @@ class ProcessInstance(ConcordFlow, Aggregate):
     def _require_live(self) -> None:
         if self.deleted:
             raise NotFound("the process instance was deleted")
+
+
+def _engine(graph: FlowGraph) -> Program:
+    if graph.program is None:
+        raise Conflict("the process's graph has no engine to run it")
+    return graph.program

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from events.concord.program import PARENT_ATTRIBUTE, deadline_of, handler_due
+from events.concord.program import PARENT_ATTRIBUTE, handler_due
 from events.flows.graph import NodeKind
 from events.instance import ProcessInstance as I
-from events.instance_state import InstanceStatus as S
+from events.instance_state import InstanceStatus as S, deadline_of
 from projections.base import Projection
 from projections.rows import Rows
 

@@ -15,6 +15,7 @@ from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 
 from events.flows.bpmn_extensions import flow_type, task_settings
 from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.walker import WALKER
 
 __all__ = ["BPMN_NS", "DocumentTooLargeError", "WorkflowError", "parse_bpmn"]
 
@@ -123,7 +124,7 @@ def _build_graph(process: Element) -> FlowGraph:
         else:
             nodes[el_id] = _read_node(child, el_id, _NODE_KINDS[local], problems)
     # incoming/outgoing child refs duplicate the sequenceFlows; the flows are authoritative.
-    graph = FlowGraph(nodes=nodes, flows=tuple(flows), process_id=process.get("id"))
+    graph = FlowGraph(nodes=nodes, flows=tuple(flows), process_id=process.get("id"), program=WALKER)
     # Flows into a refused element would only repeat that problem.
     problems.extend(graph_problems(graph, known_elsewhere=refused))
     if problems:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from events.flows.program import Program
 
 __all__ = [
     "Flow",
@@ -118,8 +121,8 @@ class FlowGraph:
     nodes: Mapping[str, Node]
     flows: tuple[Flow, ...]
     process_id: str | None = None
-    # A program interpreted step by step (a Concord project) that drives this graph's tasks.
-    program: object | None = field(default=None, compare=False)
+    # The engine instances of this graph run on (events/flows/program.py); set by every compiler.
+    program: Program | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.nodes, FrozenMap):

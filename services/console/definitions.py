@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 
 from contracts.definitions import ProcessConfigurationIn
+from events.concord.compiler import CONCORD
 from events.concord.project import EXTRA_SUFFIXES, ROOT_FILES
 from events.definition import LATEST
 from events.errors import InvalidInput
-from events.workflow import CONCORD
 from services.bootstrap import Runtime
 from services.console.common import operator, run
 from services.definitions.commands import RemoveVersion, SaveDefinition, TagVersion

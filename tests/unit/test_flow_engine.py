@@ -336,7 +336,7 @@ def test_a_failed_automated_task_fails_the_instance() -> None:
     instance = an_instance()
     instance.start(graph, None, "alice")
 
-    instance.fail_automated("script", "exit code 2")
+    instance.fail_automated(graph, "script", "exit code 2", "worker")
 
     assert instance.status is InstanceStatus.FAILED and "exit code 2" in instance.failure
     with pytest.raises(Conflict):

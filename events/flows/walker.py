@@ -1,0 +1,130 @@
+"""The graph walker: the `Program` of BPMN models, state machines and scripts run as a flow.
+
+It moves an instance along its graph's flows with the pure rules of `events/flows/engine.py`:
+start at a start event, stop at every task (a user task waits on a person, a service task asks a
+worker), leave a task along its flows and gateways, end at an end event. Forms and `suspend`
+events belong to Concord flows; asked of a graph, they are refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from events.errors import Conflict
+from events.flows.engine import (
+    FlowConflict, Step, choose, entry_assignment, exit_problems, fire, next_steps, permitted_triggers, start_step,
+    unnamed,
+)
+from events.flows.graph import FlowGraph, NodeKind
+from events.instance_state import InstanceStatus
+
+if TYPE_CHECKING:
+    from events.instance import ProcessInstance
+
+__all__ = ["GraphWalker", "WALKER"]
+
+_COMPLETE_PROCESS_LIMIT = 100
+_NOT_CONCORD = "the process does not run a Concord project"
+
+
+class GraphWalker:
+    """See the module docstring; stateless, so one `WALKER` serves every graph."""
+
+    def check_start(self, graph: FlowGraph, instance: ProcessInstance, start_event: str | None) -> None:
+        """Refuse a start event that is not one of the graph's (or none named where there are several)."""
+        start_step(graph, start_event, instance.facts())
+
+    def start(self, graph: FlowGraph, instance: ProcessInstance, start_event: str | None, user: str) -> None:
+        """Leave the start event for the first task (or end)."""
+        chosen, step = start_step(graph, start_event, instance.facts())
+        instance.trigger_event(instance.Started, start_event=chosen, user=user)
+        _enter(graph, instance, step, user)
+
+    def move_on(self, graph: FlowGraph, instance: ProcessInstance, current: str, target: str | None,
+                action: str | None, user: str, *, delivered: bool) -> str:
+        """Leave the current task for `target`, the action's branch, or the only reachable element."""
+        action = action or graph.node(current).default_action
+        step = choose(graph, current, instance.facts(action), target)
+        _leave(graph, instance, step, action, None, user, delivered=delivered)
+        return step.target
+
+    def fire(self, graph: FlowGraph, instance: ProcessInstance, trigger: str, user: str) -> str:
+        """Leave the current state along the flow named `trigger` (Hackney)."""
+        step = fire(graph, instance.element or "", trigger, instance.facts())
+        _leave(graph, instance, step, None, trigger, user)
+        return step.target
+
+    def complete_process(self, graph: FlowGraph, instance: ProcessInstance, user: str) -> list[str]:
+        """Move on task by task; an automated task stops it without a problem (its worker moves on)."""
+        for _ in range(_COMPLETE_PROCESS_LIMIT):
+            if instance.status is not InstanceStatus.WAITING:
+                return []
+            try:
+                instance.next(graph, None, None, user)
+            except FlowConflict as stop:
+                return [stop.detail, *stop.problems]
+        return [f"possible loop: the process did not end within {_COMPLETE_PROCESS_LIMIT} steps"]
+
+    def task_done(self, graph: FlowGraph, instance: ProcessInstance, element_id: str,
+                  result: dict[str, Any] | None, error: str | None, user: str) -> None:
+        """A finished automated task moves the flow on; a failed one fails the instance."""
+        if error is not None:
+            instance.trigger_event(instance.AutomatedTaskFailed, element_id=element_id, error=error)
+            instance.trigger_event(instance.Failed, reason=f"automated task {element_id} failed: {error}")
+            return
+        instance.trigger_event(instance.AutomatedTaskCompleted, element_id=element_id, result=result or {})
+        steps = unnamed(next_steps(graph, element_id, instance.facts()))
+        if len(steps) != 1:
+            instance.trigger_event(instance.Failed, reason=f"{len(steps)} elements can follow automated task {element_id}, not one")
+            return
+        instance.trigger_event(instance.TaskEnded, element_id=element_id, action=None, trigger=None, user=user)
+        _enter(graph, instance, steps[0], user)
+
+    def form_errors(self, graph: FlowGraph, instance: ProcessInstance, form: str, values: dict[str, Any]) -> dict[str, str]:
+        """Refused: a graph's tasks take form data through `next` and updates, not Concord forms."""
+        raise Conflict(_NOT_CONCORD)
+
+    def submit_form(self, graph: FlowGraph, instance: ProcessInstance, form: str, values: dict[str, Any],
+                    user: str, now: datetime) -> dict[str, str]:
+        """Refused, as `form_errors`."""
+        raise Conflict(_NOT_CONCORD)
+
+    def resume_event(self, graph: FlowGraph, instance: ProcessInstance, event: str, user: str, now: datetime) -> None:
+        """Refused: a graph waits on tasks, not on `suspend` events."""
+        raise Conflict(_NOT_CONCORD)
+
+    def timer_fired(self, graph: FlowGraph, instance: ProcessInstance, now: datetime, user: str) -> bool:
+        """A graph has no timers yet: nothing changes."""
+        return False
+
+
+WALKER = GraphWalker()
+
+
+def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str) -> None:
+    node = graph.node(step.target)
+    if node.kind is NodeKind.END_EVENT:
+        instance.trigger_event(instance.Ended, end_event=node.id, via=list(step.via), user=user)
+        return
+    instance.trigger_event(
+        instance.TaskStarted, element_id=node.id, kind=str(node.kind), name=node.name, task_type=node.task_type,
+        via=list(step.via), triggers=permitted_triggers(graph, node.id), assignment=entry_assignment(node), user=user,
+    )
+    if node.kind is NodeKind.SERVICE_TASK:
+        script = node.extensions.get("script") or node.task_type or node.id
+        instance.trigger_event(instance.AutomatedTaskRequested, element_id=node.id, script=script,
+                               parameters=dict(instance.parameters))
+
+
+def _leave(graph: FlowGraph, instance: ProcessInstance, step: Step, action: str | None, trigger: str | None, user: str,
+           *, delivered: bool = False) -> None:
+    node = graph.node(instance.element or "")
+    rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
+    if step.abandon or rejectable:
+        instance.trigger_event(instance.TaskAbandoned, element_id=node.id, action=action, user=user)
+    else:
+        if problems := exit_problems(node, instance.facts(action, delivered=delivered)):
+            raise FlowConflict(f"Cannot complete/close current task {node.id}", problems)
+        instance.trigger_event(instance.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user)
+    _enter(graph, instance, step, user)
