@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from events.concord.forms import accept
 from events.concord.project import Project, ProjectView, Step, deep_merge, parse_duration
 from events.concord.runtime import ERROR, FlowError, Machine, RunLimits
+from events.concord.sink import InstanceSink
 from events.errors import Conflict, InvalidInput, NotFound
 from events.flows.engine import FlowConflict
-from events.flows.graph import FlowGraph, NodeKind, WorkflowError
+from events.flows.graph import FlowGraph, WorkflowError
 
 if TYPE_CHECKING:
     from events.instance import ProcessInstance
@@ -67,7 +68,7 @@ class ConcordProgram:
                                handlers=handlers, limits={"stepBudget": self.limits.step_budget,
                                                           "maxCallDepth": self.limits.max_call_depth,
                                                           "maxLoopItems": self.limits.max_loop_items})
-        machine = Machine(view, _Sink(instance, user), [], _limits(instance))
+        machine = Machine(view, InstanceSink(instance, user), [], _limits(instance))
         try:
             machine.start(entry, arguments)
         except FlowError as e:
@@ -156,68 +157,8 @@ class ConcordProgram:
             raise Conflict("the process is not a waiting Concord flow")
         view = self.project.view(instance.concord.get("profiles") or [])
         frames = copy.deepcopy(instance.paused["frames"])  # the recorded frames stay as they were
-        machine = Machine(view, _Sink(instance, user), frames, _limits(instance))
+        machine = Machine(view, InstanceSink(instance, user), frames, _limits(instance))
         return machine, machine.step(instance.paused["wait"]["step"])
-
-
-class _Sink:
-    """The machine's effects, recorded as the aggregate's events."""
-
-    def __init__(self, instance: ProcessInstance, user: str) -> None:
-        self.i = instance
-        self.user = user
-
-    @property
-    def variables(self) -> dict[str, Any]:
-        return self.i.variables
-
-    @property
-    def steps_run(self) -> int:
-        return self.i.steps_run
-
-    @property
-    def builtins(self) -> dict[str, Any]:
-        return {"txId": str(self.i.id), "initiator": {"username": self.i.initiator}}
-
-    def step_started(self, step: Step) -> None:
-        self.i.trigger_event(self.i.FlowStepStarted, step_id=step.id, kind=step.kind, name=step.name,
-                             file=step.where.file, line=step.where.line)
-
-    def step_ended(self, step: Step, outcome: str) -> None:
-        self.i.trigger_event(self.i.FlowStepEnded, step_id=step.id, outcome=outcome)
-
-    def set_variables(self, values: dict[str, Any]) -> None:
-        self.i.trigger_event(self.i.VariablesSet, values=values)
-
-    def log(self, level: str, text: str) -> None:
-        self.i.trigger_event(self.i.OutputAppended, lines=[["", level, line] for line in text.split("\n")])
-
-    def wait_form(self, step: Step, form: str, fields: list[dict[str, Any]], frames: list[dict[str, Any]]) -> None:
-        self.i.trigger_event(self.i.FlowPaused, wait={"kind": "form", "step": step.id, "form": form}, frames=frames)
-        self.i.trigger_event(self.i.FormWaiting, form=form, step_id=step.id, fields=fields)
-        self._task(form, NodeKind.USER_TASK, "form")
-
-    def wait_event(self, step: Step, event: str, frames: list[dict[str, Any]]) -> None:
-        self.i.trigger_event(self.i.FlowPaused, wait={"kind": "event", "step": step.id, "event": event}, frames=frames)
-        self._task(event, NodeKind.USER_TASK, "event")
-
-    def wait_task(self, step: Step, task: str, parameters: dict[str, Any], attempt: int, frames: list[dict[str, Any]],
-                  delay: float = 0.0) -> None:
-        self.i.trigger_event(self.i.FlowPaused, wait={"kind": "task", "step": step.id, "task": task, "attempt": attempt},
-                             frames=frames)
-        self._task(step.id, NodeKind.SERVICE_TASK, task, name=step.name or task)
-        self.i.trigger_event(self.i.AutomatedTaskRequested, element_id=step.id, script=task, parameters=parameters,
-                             delay_seconds=delay)
-
-    def _task(self, element: str, kind: NodeKind, task_type: str, name: str | None = None) -> None:
-        self.i.trigger_event(self.i.TaskStarted, element_id=element, kind=str(kind), name=name or element, task_type=task_type,
-                             via=[], triggers=[], assignment=None, user=self.user)
-
-    def finish(self) -> None:
-        self.i.trigger_event(self.i.Ended, end_event="end", via=[], user=self.user)
-
-    def fail(self, message: str) -> None:
-        self.i.trigger_event(self.i.Failed, reason=message)
 
 
 def _not_a_graph(instance: ProcessInstance) -> FlowConflict:
