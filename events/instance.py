@@ -19,7 +19,7 @@ from events.expressions import Facts
 from events.flows.engine import FlowConflict, InvalidTrigger
 from events.flows.graph import FlowGraph, NodeKind
 from events.flows.program import Program
-from events.instance_state import InstanceStatus, Visit, deadline_of
+from events.instance_state import ROOT_TOKEN, InstanceStatus, Token, Visit, deadline_of
 from events.variables import set_path
 
 S = InstanceStatus
@@ -66,6 +66,8 @@ class ProcessInstance(Aggregate):
             i.visits.append(Visit("start", self.start_event, 1, self.timestamp, ended=self.timestamp))
 
     class TaskStarted(Aggregate.Event):
+        """A token entered a task (`token`: which one; events recorded before tokens read the root token)."""
+
         element_id: str
         kind: str
         name: str | None
@@ -74,11 +76,13 @@ class ProcessInstance(Aggregate):
         triggers: list[str]
         assignment: dict[str, Any] | None
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
             i.delivered = False
             i.element, i.element_kind, i.triggers = self.element_id, self.kind, list(self.triggers)
+            i.tokens[self.token] = Token(self.token, self.element_id, self.kind, tuple(self.triggers))
             i.status = S.RUNNING if self.kind == NodeKind.SERVICE_TASK else S.WAITING
             if self.assignment is not None:
                 i.assignment = dict(self.assignment)
@@ -89,25 +93,33 @@ class ProcessInstance(Aggregate):
         action: str | None
         trigger: str | None
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.close_visit(self.timestamp, self.trigger or "completed")
+            i.tokens.pop(self.token, None)
 
     class TaskAbandoned(Aggregate.Event):
         element_id: str
         action: str | None
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.close_visit(self.timestamp, "abandoned")
+            i.tokens.pop(self.token, None)
 
     class Ended(Aggregate.Event):
+        """A token reached an end event, and with it the instance ended."""
+
         end_event: str
         via: list[str]
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
+            i.tokens.clear()
             i.status, i.ended_at, i.end_event = S.COMPLETED, self.timestamp, self.end_event
             i.element, i.element_kind, i.triggers = self.end_event, NodeKind.END_EVENT, []
             i.visits.append(Visit("end", self.end_event, i.flow, self.timestamp, ended=self.timestamp))
@@ -142,6 +154,7 @@ class ProcessInstance(Aggregate):
         script: str
         parameters: dict[str, Any]
         delay_seconds: float = 0.0  # absent from events recorded before it existed: the class default reads 0
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task = self.element_id
@@ -149,6 +162,7 @@ class ProcessInstance(Aggregate):
     class AutomatedTaskCompleted(Aggregate.Event):
         element_id: str
         result: dict[str, Any]
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task, i.results[self.element_id] = None, dict(self.result)
@@ -156,6 +170,7 @@ class ProcessInstance(Aggregate):
     class AutomatedTaskFailed(Aggregate.Event):
         element_id: str
         error: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task = None
@@ -207,12 +222,14 @@ class ProcessInstance(Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.status, i.ended_at, i.pending_task = S.STOPPED, self.timestamp, None
+            i.tokens.clear()
 
     class Failed(Aggregate.Event):
         reason: str
 
         def apply(self, i: ProcessInstance) -> None:
             i.status, i.ended_at, i.failure, i.pending_task = S.FAILED, self.timestamp, self.reason, None
+            i.tokens.clear()
 
     class Deleted(Aggregate.Event):
         user: str
@@ -308,6 +325,7 @@ class ProcessInstance(Aggregate):
         self.element: str | None = None  # the current task, or the end event reached
         self.element_kind: str | None = None
         self.triggers: list[str] = []
+        self.tokens: dict[str, Token] = {}  # the active executions by id, in the order they entered their tasks
         self.flow = 0  # how many elements the flow has entered (a face may number steps by it)
         self.visits: list[Visit] = []
         self.pending_task: str | None = None
@@ -336,6 +354,10 @@ class ProcessInstance(Aggregate):
     def current_task(self) -> str | None:
         """The task the instance is at, while it is running or waiting."""
         return self.element if self.status in (S.RUNNING, S.WAITING) and self.element_kind != NodeKind.END_EVENT else None
+
+    def token_at(self, element_id: str) -> str:
+        """The id of the token active at an element (the root token when none is: the flow is starting)."""
+        return next((t.id for t in self.tokens.values() if t.element_id == element_id), ROOT_TOKEN)
 
     def facts(self, action: str | None = None, *, delivered: bool = False) -> Facts:
         """The data conditions and exit rules look at (`delivered`: the caller vouches the awaited data came)."""

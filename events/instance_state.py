@@ -1,4 +1,4 @@
-"""Value types of a process instance: its status, the record of each element it visited, its deadline."""
+"""Value types of a process instance: its status, its tokens, the record of each element it visited, its deadline."""
 
 from __future__ import annotations
 
@@ -26,6 +26,20 @@ class InstanceStatus(StrEnum):
 
 
 _FINISHED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.STOPPED})
+
+
+# The token a flow starts with; an instance's tokens are named by the flow step that made them.
+ROOT_TOKEN = "1"
+
+
+@dataclass(frozen=True)
+class Token:
+    """One execution of the flow: the element it is active at (a task waiting or running)."""
+
+    id: str
+    element_id: str
+    kind: str
+    triggers: tuple[str, ...] = ()
 
 
 @dataclass

@@ -24,6 +24,7 @@ from events.concord.sink import InstanceSink
 from events.errors import Conflict, InvalidInput, NotFound
 from events.flows.engine import FlowConflict
 from events.flows.graph import FlowGraph, WorkflowError
+from events.instance_state import ROOT_TOKEN
 
 if TYPE_CHECKING:
     from events.instance import ProcessInstance
@@ -108,7 +109,8 @@ class ConcordProgram:
         if errors:
             return errors
         instance.trigger_event(instance.FormSubmitted, form=form, values=accepted, user=user)
-        instance.trigger_event(instance.TaskEnded, element_id=form, action="submit", trigger=None, user=user)
+        instance.trigger_event(instance.TaskEnded, element_id=form, action="submit", trigger=None, user=user,
+                               token=ROOT_TOKEN)
         machine.resume_form(step, accepted)
         return {}
 
@@ -120,18 +122,20 @@ class ConcordProgram:
         if _timed_out(instance, now, user):
             return
         machine, step = self._machine(instance, user)
-        instance.trigger_event(instance.TaskEnded, element_id=event, action="resume", trigger=None, user=user)
+        instance.trigger_event(instance.TaskEnded, element_id=event, action="resume", trigger=None, user=user,
+                               token=ROOT_TOKEN)
         machine.resume_event(step)
 
     def task_done(self, graph: FlowGraph, instance: ProcessInstance, element_id: str,
                   result: dict[str, Any] | None, error: str | None, user: str) -> None:
         """A script run of a `task` step ended (result or error): record it and run on."""
         if error is None:
-            instance.trigger_event(instance.AutomatedTaskCompleted, element_id=element_id, result=result or {})
+            instance.trigger_event(instance.AutomatedTaskCompleted, element_id=element_id, result=result or {},
+                                   token=ROOT_TOKEN)
         else:
-            instance.trigger_event(instance.AutomatedTaskFailed, element_id=element_id, error=error)
+            instance.trigger_event(instance.AutomatedTaskFailed, element_id=element_id, error=error, token=ROOT_TOKEN)
         instance.trigger_event(instance.TaskEnded, element_id=element_id, action=None,
-                               trigger=None if error is None else "failed", user=user)
+                               trigger=None if error is None else "failed", user=user, token=ROOT_TOKEN)
         machine, step = self._machine(instance, user)
         attempt = int(((instance.paused or {}).get("wait") or {}).get("attempt", 1))
         machine.resume_task(step, result, error, attempt)

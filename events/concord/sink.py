@@ -1,5 +1,7 @@
 """Where the Concord machine's effects go: the instance's events (steps, variables, output, waits).
 
+A Concord flow runs one token (the root token): its forms, events and tasks are one at a time.
+
 Invariant: every effect is one or more recorded events, nothing else, so the instance's history
 alone says what the flow did; the reads (variables, steps run) are the instance's folded state.
 """
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from events.concord.project import Step
 from events.flows.graph import NodeKind
+from events.instance_state import ROOT_TOKEN
 
 if TYPE_CHECKING:
     from events.instance import ProcessInstance
@@ -64,14 +67,14 @@ class InstanceSink:
                              frames=frames)
         self._task(step.id, NodeKind.SERVICE_TASK, task, name=step.name or task)
         self.i.trigger_event(self.i.AutomatedTaskRequested, element_id=step.id, script=task, parameters=parameters,
-                             delay_seconds=delay)
+                             delay_seconds=delay, token=ROOT_TOKEN)
 
     def _task(self, element: str, kind: NodeKind, task_type: str, name: str | None = None) -> None:
         self.i.trigger_event(self.i.TaskStarted, element_id=element, kind=str(kind), name=name or element, task_type=task_type,
-                             via=[], triggers=[], assignment=None, user=self.user)
+                             via=[], triggers=[], assignment=None, user=self.user, token=ROOT_TOKEN)
 
     def finish(self) -> None:
-        self.i.trigger_event(self.i.Ended, end_event="end", via=[], user=self.user)
+        self.i.trigger_event(self.i.Ended, end_event="end", via=[], user=self.user, token=ROOT_TOKEN)
 
     def fail(self, message: str) -> None:
         self.i.trigger_event(self.i.Failed, reason=message)

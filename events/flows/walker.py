@@ -17,7 +17,7 @@ from events.flows.engine import (
     unnamed,
 )
 from events.flows.graph import FlowGraph, NodeKind
-from events.instance_state import InstanceStatus
+from events.instance_state import ROOT_TOKEN, InstanceStatus
 
 if TYPE_CHECKING:
     from events.instance import ProcessInstance
@@ -39,7 +39,7 @@ class GraphWalker:
         """Leave the start event for the first task (or end)."""
         chosen, step = start_step(graph, start_event, instance.facts())
         instance.trigger_event(instance.Started, start_event=chosen, user=user)
-        _enter(graph, instance, step, user)
+        _enter(graph, instance, step, user, ROOT_TOKEN)
 
     def move_on(self, graph: FlowGraph, instance: ProcessInstance, current: str, target: str | None,
                 action: str | None, user: str, *, delivered: bool) -> str:
@@ -69,17 +69,18 @@ class GraphWalker:
     def task_done(self, graph: FlowGraph, instance: ProcessInstance, element_id: str,
                   result: dict[str, Any] | None, error: str | None, user: str) -> None:
         """A finished automated task moves the flow on; a failed one fails the instance."""
+        token = instance.token_at(element_id)
         if error is not None:
-            instance.trigger_event(instance.AutomatedTaskFailed, element_id=element_id, error=error)
+            instance.trigger_event(instance.AutomatedTaskFailed, element_id=element_id, error=error, token=token)
             instance.trigger_event(instance.Failed, reason=f"automated task {element_id} failed: {error}")
             return
-        instance.trigger_event(instance.AutomatedTaskCompleted, element_id=element_id, result=result or {})
+        instance.trigger_event(instance.AutomatedTaskCompleted, element_id=element_id, result=result or {}, token=token)
         steps = unnamed(next_steps(graph, element_id, instance.facts()))
         if len(steps) != 1:
             instance.trigger_event(instance.Failed, reason=f"{len(steps)} elements can follow automated task {element_id}, not one")
             return
-        instance.trigger_event(instance.TaskEnded, element_id=element_id, action=None, trigger=None, user=user)
-        _enter(graph, instance, steps[0], user)
+        instance.trigger_event(instance.TaskEnded, element_id=element_id, action=None, trigger=None, user=user, token=token)
+        _enter(graph, instance, steps[0], user, token)
 
     def form_errors(self, graph: FlowGraph, instance: ProcessInstance, form: str, values: dict[str, Any]) -> dict[str, str]:
         """Refused: a graph's tasks take form data through `next` and updates, not Concord forms."""
@@ -102,29 +103,32 @@ class GraphWalker:
 WALKER = GraphWalker()
 
 
-def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str) -> None:
+def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, token: str) -> None:
     node = graph.node(step.target)
     if node.kind is NodeKind.END_EVENT:
-        instance.trigger_event(instance.Ended, end_event=node.id, via=list(step.via), user=user)
+        instance.trigger_event(instance.Ended, end_event=node.id, via=list(step.via), user=user, token=token)
         return
     instance.trigger_event(
         instance.TaskStarted, element_id=node.id, kind=str(node.kind), name=node.name, task_type=node.task_type,
         via=list(step.via), triggers=permitted_triggers(graph, node.id), assignment=entry_assignment(node), user=user,
+        token=token,
     )
     if node.kind is NodeKind.SERVICE_TASK:
         script = node.extensions.get("script") or node.task_type or node.id
         instance.trigger_event(instance.AutomatedTaskRequested, element_id=node.id, script=script,
-                               parameters=dict(instance.parameters))
+                               parameters=dict(instance.parameters), token=token)
 
 
 def _leave(graph: FlowGraph, instance: ProcessInstance, step: Step, action: str | None, trigger: str | None, user: str,
            *, delivered: bool = False) -> None:
     node = graph.node(instance.element or "")
+    token = instance.token_at(node.id)
     rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
     if step.abandon or rejectable:
-        instance.trigger_event(instance.TaskAbandoned, element_id=node.id, action=action, user=user)
+        instance.trigger_event(instance.TaskAbandoned, element_id=node.id, action=action, user=user, token=token)
     else:
         if problems := exit_problems(node, instance.facts(action, delivered=delivered)):
             raise FlowConflict(f"Cannot complete/close current task {node.id}", problems)
-        instance.trigger_event(instance.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user)
-    _enter(graph, instance, step, user)
+        instance.trigger_event(instance.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user,
+                               token=token)
+    _enter(graph, instance, step, user, token)

@@ -20,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from events.instance import ProcessInstance
+from events.instance_state import ROOT_TOKEN
 from infra.transcoder import create_mapper
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "stored" / "instance-events-2026-12.json"
@@ -44,6 +45,16 @@ def test_instance_events_stored_under_the_old_layout_fold_into_the_same_state(ca
 
     assert isinstance(instance, ProcessInstance)
     assert json.loads(json.dumps(summary(instance), default=str)) == case["expect"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_task_events_recorded_before_tokens_name_the_root_token(case: dict) -> None:
+    mapper = create_mapper()
+    events = [mapper.to_domain_event(StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"],
+                                                 r["state"].encode())) for r in case["events"]]
+
+    tokens = {e.token for e in events if hasattr(e, "element_id") or isinstance(e, ProcessInstance.Ended)}
+    assert tokens == {ROOT_TOKEN}
 
 
 def test_every_instance_event_class_keeps_the_topic_the_store_knows_it_by() -> None:
