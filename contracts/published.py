@@ -145,6 +145,35 @@ class InstanceEnded(_Data):
     token: str = _token()
 
 
+class InstanceTokenForked(_Data):
+    element_id: str
+    token: str
+    children: list[str]
+    flows: list[str]
+    user: str
+
+
+class InstanceTokenArrived(_Data):
+    element_id: str
+    via: list[str]
+    token: str
+    user: str
+
+
+class InstanceTokensJoined(_Data):
+    element_id: str
+    joined: list[str]
+    token: str
+    user: str
+
+
+class InstanceTokenEnded(_Data):
+    end_event: str
+    via: list[str]
+    token: str
+    user: str
+
+
 class InstanceFormDataSubmitted(_Data):
     form_data: dict[str, Any]
     user: str
@@ -272,6 +301,10 @@ PUBLISHED: dict[str, type[BaseModel]] = {
     "ProcessInstance.TaskEnded": InstanceTaskEnded,
     "ProcessInstance.TaskAbandoned": InstanceTaskAbandoned,
     "ProcessInstance.Ended": InstanceEnded,
+    "ProcessInstance.TokenForked": InstanceTokenForked,
+    "ProcessInstance.TokenArrived": InstanceTokenArrived,
+    "ProcessInstance.TokensJoined": InstanceTokensJoined,
+    "ProcessInstance.TokenEnded": InstanceTokenEnded,
     "ProcessInstance.FormDataSubmitted": InstanceFormDataSubmitted,
     "ProcessInstance.DocumentAttached": InstanceDocumentAttached,
     "ProcessInstance.AssignmentChanged": InstanceAssignmentChanged,

@@ -1,7 +1,8 @@
 """A process instance: one run of a definition version through its flow graph.
 
-Invariant: an instance is always at exactly one place in its graph (not started, one task,
-or finished), it moves only as its graph's program decides, and its state is the fold of its
+Invariant: an instance is not started, finished, or has one or more tokens each active at a task
+(or waiting at a parallel join); `element`, `element_kind` and `triggers` show the first active
+token (the one entered earliest), so a one-token flow reads as before. It it moves only as its graph's program decides, and its state is the fold of its
 events; the graph is passed in by the caller, compiled from the definition version the instance
 records. The commands check what holds whatever the engine, then delegate the decision to the
 graph's `Program` (events/flows/program.py), which records the events below on the instance.
@@ -16,7 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from events.errors import Conflict, NotFound
 from events.expressions import Facts
-from events.flows.engine import FlowConflict, InvalidTrigger
+from events.flows.engine import FlowConflict, InvalidTrigger, next_steps
 from events.flows.graph import FlowGraph, NodeKind
 from events.flows.program import Program
 from events.instance_state import ROOT_TOKEN, InstanceStatus, Token, Visit, deadline_of
@@ -63,6 +64,7 @@ class ProcessInstance(Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.status, i.started_at, i.start_event, i.flow = S.RUNNING, self.timestamp, self.start_event, 1
+            i.tokens_made = 1
             i.visits.append(Visit("start", self.start_event, 1, self.timestamp, ended=self.timestamp))
 
     class TaskStarted(Aggregate.Event):
@@ -81,9 +83,8 @@ class ProcessInstance(Aggregate):
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
             i.delivered = False
-            i.element, i.element_kind, i.triggers = self.element_id, self.kind, list(self.triggers)
             i.tokens[self.token] = Token(self.token, self.element_id, self.kind, tuple(self.triggers))
-            i.status = S.RUNNING if self.kind == NodeKind.SERVICE_TASK else S.WAITING
+            i.show_tokens()
             if self.assignment is not None:
                 i.assignment = dict(self.assignment)
             i.visits.append(Visit("task", self.element_id, i.flow, self.timestamp, self.name, self.task_type, list(self.triggers)))
@@ -96,8 +97,9 @@ class ProcessInstance(Aggregate):
         token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
-            i.close_visit(self.timestamp, self.trigger or "completed")
+            i.close_visit(self.timestamp, self.trigger or "completed", self.element_id)
             i.tokens.pop(self.token, None)
+            i.show_tokens()
 
     class TaskAbandoned(Aggregate.Event):
         element_id: str
@@ -106,8 +108,9 @@ class ProcessInstance(Aggregate):
         token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
-            i.close_visit(self.timestamp, "abandoned")
+            i.close_visit(self.timestamp, "abandoned", self.element_id)
             i.tokens.pop(self.token, None)
+            i.show_tokens()
 
     class Ended(Aggregate.Event):
         """A token reached an end event, and with it the instance ended."""
@@ -120,9 +123,69 @@ class ProcessInstance(Aggregate):
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
             i.tokens.clear()
+            i.joins.clear()
             i.status, i.ended_at, i.end_event = S.COMPLETED, self.timestamp, self.end_event
             i.element, i.element_kind, i.triggers = self.end_event, NodeKind.END_EVENT, []
             i.visits.append(Visit("end", self.end_event, i.flow, self.timestamp, ended=self.timestamp))
+
+    class TokenForked(Aggregate.Event):
+        """A token left a parallel gateway: `children` (one per outgoing flow in `flows`) replace it."""
+
+        element_id: str
+        token: str
+        children: list[str]
+        flows: list[str]
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.tokens.pop(self.token, None)
+            for child in self.children:
+                i.tokens[child] = Token(child, self.element_id, NodeKind.PARALLEL_GATEWAY)
+            i.tokens_made += len(self.children)
+
+    class TokenArrived(Aggregate.Event):
+        """A token reached a parallel join along `via` (its last flow) and waits for the other branches."""
+
+        element_id: str
+        via: list[str]
+        token: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.tokens.pop(self.token, None)
+            i.joins.setdefault(self.element_id, {}).setdefault(self.via[-1], []).append(self.token)
+            i.show_tokens()
+
+    class TokensJoined(Aggregate.Event):
+        """A parallel join had a token on every incoming flow: those `joined` end, one `token` goes on."""
+
+        element_id: str
+        joined: list[str]
+        token: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            waiting = i.joins.get(self.element_id, {})
+            for flow in list(waiting):
+                waiting[flow] = [t for t in waiting[flow] if t not in self.joined]
+                if not waiting[flow]:
+                    del waiting[flow]
+            if not waiting:
+                i.joins.pop(self.element_id, None)
+            i.tokens[self.token] = Token(self.token, self.element_id, NodeKind.PARALLEL_GATEWAY)
+            i.tokens_made += 1
+
+    class TokenEnded(Aggregate.Event):
+        """A token reached an end event while others are still active, so the instance goes on."""
+
+        end_event: str
+        via: list[str]
+        token: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.tokens.pop(self.token, None)
+            i.show_tokens()
 
     class FormDataSubmitted(Aggregate.Event):
         form_data: dict[str, Any]
@@ -326,6 +389,8 @@ class ProcessInstance(Aggregate):
         self.element_kind: str | None = None
         self.triggers: list[str] = []
         self.tokens: dict[str, Token] = {}  # the active executions by id, in the order they entered their tasks
+        self.tokens_made = 0  # how many tokens the flow has made: the next one is named str(tokens_made + 1)
+        self.joins: dict[str, dict[str, list[str]]] = {}  # tokens waiting at a parallel join, by gateway and incoming flow
         self.flow = 0  # how many elements the flow has entered (a face may number steps by it)
         self.visits: list[Visit] = []
         self.pending_task: str | None = None
@@ -363,9 +428,25 @@ class ProcessInstance(Aggregate):
         """The data conditions and exit rules look at (`delivered`: the caller vouches the awaited data came)."""
         return Facts(self.form_data, tuple(self.documents), self.parameters, action, self.delivered or delivered)
 
-    def close_visit(self, when: datetime, outcome: str) -> None:
-        """End the open visit, keeping the data as it stood (used by apply handlers only)."""
-        visit = self.visits[-1]
+    def active_tasks(self, graph: FlowGraph) -> list[str]:
+        """The tasks active tokens wait at, in document order (Altinn's `currentTask` is the first user task)."""
+        active = {t.element_id for t in self.tokens.values() if t.kind != NodeKind.PARALLEL_GATEWAY}
+        return [n for n in graph.nodes if n in active]
+
+    def show_tokens(self) -> None:
+        """Show the first active task token as `element` and set the status (used by apply handlers only)."""
+        at_tasks = [t for t in self.tokens.values() if t.kind != NodeKind.PARALLEL_GATEWAY]
+        if at_tasks:
+            first = at_tasks[0]
+            self.element, self.element_kind, self.triggers = first.element_id, first.kind, list(first.triggers)
+            # Waiting while a person can act on any token; running while only workers can.
+            waiting = any(t.kind != NodeKind.SERVICE_TASK for t in at_tasks)
+            self.status = S.WAITING if waiting else S.RUNNING
+
+    def close_visit(self, when: datetime, outcome: str, element_id: str | None = None) -> None:
+        """End the open visit (of `element_id`), keeping the data as it stood (used by apply handlers only)."""
+        visit = next((v for v in reversed(self.visits) if v.ended is None and element_id in (None, v.element_id)),
+                     self.visits[-1])
         visit.ended, visit.outcome = when, outcome
         visit.form_data, visit.documents, visit.assignment = dict(self.form_data), list(self.documents), dict(self.assignment)
 
@@ -389,9 +470,19 @@ class ProcessInstance(Aggregate):
     def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str, *, delivered: bool = False) -> str:
         """Leave the current user task for `target` (or the only reachable element); returns it.
 
-        `delivered`: the caller (an admin) vouches that the data a task waits for has come.
+        `delivered`: the caller (an admin) vouches that the data a task waits for has come. With
+        several tokens active, `target` may name an active user task (it is left along its only way
+        on); otherwise the task left is the first active user task, in document order, from which
+        `target` can be reached (or simply the first).
         """
         current = self._waiting_task()
+        tasks = [t for t in self.active_tasks(graph) if graph.node(t).kind is not NodeKind.SERVICE_TASK]
+        if len(tasks) > 1:
+            if target in tasks:
+                current, target = target, None
+            else:
+                reaching = [t for t in tasks if target in {s.target for s in next_steps(graph, t, self.facts(action))}]
+                current = (reaching or tasks)[0]
         return _engine(graph).move_on(graph, self, current, target, action, user, delivered=delivered)
 
     def fire(self, graph: FlowGraph, trigger: str, user: str) -> str:

@@ -151,7 +151,7 @@ PROJECTION = Projection(
         I.Failed: _finished(S.FAILED),
         I.Deleted: deleted,
         **{cls: touched for cls in (
-            I.TaskEnded, I.TaskAbandoned, I.FormDataSubmitted, I.DocumentAttached, I.StopRequested,
+            I.TaskEnded, I.TaskAbandoned, I.TokenForked, I.TokenArrived, I.TokensJoined, I.TokenEnded, I.FormDataSubmitted, I.DocumentAttached, I.StopRequested,
             I.AutomatedTaskRequested, I.AutomatedTaskCompleted, I.AutomatedTaskFailed, I.OutputAppended, I.FileAttached,
             I.FlowStepStarted, I.FlowStepEnded, I.VariablesSet, I.FlowPaused, I.FormWaiting, I.FormSubmitted,
         )},

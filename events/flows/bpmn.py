@@ -29,6 +29,7 @@ _NODE_KINDS = {
     "serviceTask": NodeKind.SERVICE_TASK,
     "scriptTask": NodeKind.SERVICE_TASK,
     "exclusiveGateway": NodeKind.EXCLUSIVE_GATEWAY,
+    "parallelGateway": NodeKind.PARALLEL_GATEWAY,
 }
 # Carry no behaviour the engine must honour, so they are skipped, not refused.
 _IGNORED_IN_PROCESS = frozenset({

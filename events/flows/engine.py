@@ -8,7 +8,9 @@ flow without a condition (the caller chooses among several). A gateway with a de
 takes it when no condition holds, even beside flows without a condition: those stay reachable,
 but only when the caller names their target (`Step.named_only`), as a BPMN navigator that
 follows the default leaves them. A gateway compiled from a state machine (`choice: first`)
-takes its first flow whose condition holds, else its default.
+takes its first flow whose condition holds, else its default. A parallel gateway is a stop of its
+own (`fork_steps`): the walker's tokens wait at it and leave it along every outgoing flow, whose
+conditions are ignored as Camunda and Zeebe ignore them.
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ def _gateway_choice(graph: FlowGraph, gateway: Node, facts: Facts) -> list[tuple
         return [(f, False) for f in held + free]
     # No condition holds: the default flow is the way on; unconditioned flows only when named.
     return [(gateway.default_flow, False), *((f, True) for f in free)]
+
+
+def fork_steps(graph: FlowGraph, gateway: str, facts: Facts) -> list[Step]:
+    """One step per outgoing flow of a parallel gateway, in document order (one token takes each).
+
+    A flow that leads through exclusive gateways to no single element is a FlowConflict: a token
+    cannot choose, so the fork cannot happen.
+    """
+    steps: list[Step] = []
+    for flow in graph.outgoing(gateway):
+        reached = unnamed(_through(graph, flow.id, facts, (), 0))
+        if len(reached) != 1:
+            raise FlowConflict(f"flow {flow.id} from parallel gateway {gateway} leads to {len(reached)} elements, not one")
+        steps.append(reached[0])
+    return steps
 
 
 def choose(graph: FlowGraph, element: str, facts: Facts, target: str | None) -> Step:

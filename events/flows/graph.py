@@ -78,6 +78,7 @@ class NodeKind(StrEnum):
     USER_TASK = "user_task"  # waits for a caller
     SERVICE_TASK = "service_task"  # a worker runs it, then the flow moves on
     EXCLUSIVE_GATEWAY = "exclusive_gateway"
+    PARALLEL_GATEWAY = "parallel_gateway"  # forks a token per outgoing flow; joins one token per incoming flow
 
 
 TASK_KINDS = frozenset({NodeKind.USER_TASK, NodeKind.SERVICE_TASK})

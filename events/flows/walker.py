@@ -2,7 +2,11 @@
 
 It moves an instance along its graph's flows with the pure rules of `events/flows/engine.py`:
 start at a start event, stop at every task (a user task waits on a person, a service task asks a
-worker), leave a task along its flows and gateways, end at an end event. Forms and `suspend`
+worker), leave a task along its flows and gateways, end at an end event. A parallel gateway forks
+one token per outgoing flow (`TokenForked`) and joins once a token waits on every incoming flow
+(`TokenArrived`, then `TokensJoined`); a token reaching an end event while others are active ends
+alone (`TokenEnded`), the last one ends the instance (`Ended`). Token ids count up from the root
+token "1" in the order the tokens are made, so replaying the events names them again the same. Forms and `suspend`
 events belong to Concord flows; asked of a graph, they are refused.
 """
 
@@ -13,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from events.errors import Conflict
 from events.flows.engine import (
-    FlowConflict, Step, choose, entry_assignment, exit_problems, fire, next_steps, permitted_triggers, start_step,
-    unnamed,
+    FlowConflict, Step, choose, entry_assignment, exit_problems, fire, fork_steps, next_steps, permitted_triggers,
+    start_step, unnamed,
 )
 from events.flows.graph import FlowGraph, NodeKind
 from events.instance_state import ROOT_TOKEN, InstanceStatus
@@ -46,13 +50,13 @@ class GraphWalker:
         """Leave the current task for `target`, the action's branch, or the only reachable element."""
         action = action or graph.node(current).default_action
         step = choose(graph, current, instance.facts(action), target)
-        _leave(graph, instance, step, action, None, user, delivered=delivered)
+        _leave(graph, instance, current, step, action, None, user, delivered=delivered)
         return step.target
 
     def fire(self, graph: FlowGraph, instance: ProcessInstance, trigger: str, user: str) -> str:
         """Leave the current state along the flow named `trigger` (Hackney)."""
         step = fire(graph, instance.element or "", trigger, instance.facts())
-        _leave(graph, instance, step, None, trigger, user)
+        _leave(graph, instance, instance.element or "", step, None, trigger, user)
         return step.target
 
     def complete_process(self, graph: FlowGraph, instance: ProcessInstance, user: str) -> list[str]:
@@ -105,7 +109,18 @@ WALKER = GraphWalker()
 
 def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, token: str) -> None:
     node = graph.node(step.target)
+    if node.kind is NodeKind.PARALLEL_GATEWAY:
+        _pass_parallel(graph, instance, step, user, token)
+        return
     if node.kind is NodeKind.END_EVENT:
+        if any(other != token for other in instance.tokens):
+            instance.trigger_event(instance.TokenEnded, end_event=node.id, via=list(step.via), user=user, token=token)
+            return
+        if instance.joins:
+            # No token is left that could reach the join: the model can never finish (Camunda's stuck instance).
+            gateway = next(iter(instance.joins))
+            instance.trigger_event(instance.Failed, reason=f"parallel gateway {gateway} waits for branches no token can take")
+            return
         instance.trigger_event(instance.Ended, end_event=node.id, via=list(step.via), user=user, token=token)
         return
     instance.trigger_event(
@@ -119,9 +134,36 @@ def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, t
                                parameters=dict(instance.parameters), token=token)
 
 
-def _leave(graph: FlowGraph, instance: ProcessInstance, step: Step, action: str | None, trigger: str | None, user: str,
-           *, delivered: bool = False) -> None:
-    node = graph.node(instance.element or "")
+def _pass_parallel(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, token: str) -> None:
+    """A token at a parallel gateway: wait there until every incoming flow has one, then fork (or go on)."""
+    gateway = step.target
+    incoming = graph.incoming(gateway)
+    if len(incoming) > 1:
+        instance.trigger_event(instance.TokenArrived, element_id=gateway, via=list(step.via), token=token, user=user)
+        waiting = instance.joins.get(gateway, {})
+        if any(not waiting.get(flow.id) for flow in incoming):
+            if not instance.tokens:
+                instance.trigger_event(instance.Failed, reason=f"parallel gateway {gateway} waits for branches no token can take")
+            return
+        token = str(instance.tokens_made + 1)
+        instance.trigger_event(instance.TokensJoined, element_id=gateway, joined=[waiting[f.id][0] for f in incoming],
+                               token=token, user=user)
+    steps = fork_steps(graph, gateway, instance.facts())
+    if len(steps) == 1:
+        _enter(graph, instance, steps[0], user, token)
+        return
+    children = [str(instance.tokens_made + n) for n in range(1, len(steps) + 1)]
+    instance.trigger_event(instance.TokenForked, element_id=gateway, token=token, children=children,
+                           flows=[s.via[0] for s in steps], user=user)
+    for child, child_step in zip(children, steps, strict=True):
+        if instance.status.finished:
+            return  # a branch failed the instance: the others go no further
+        _enter(graph, instance, child_step, user, child)
+
+
+def _leave(graph: FlowGraph, instance: ProcessInstance, current: str, step: Step, action: str | None,
+           trigger: str | None, user: str, *, delivered: bool = False) -> None:
+    node = graph.node(current)
     token = instance.token_at(node.id)
     rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
     if step.abandon or rejectable:
