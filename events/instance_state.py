@@ -28,7 +28,7 @@ class InstanceStatus(StrEnum):
 _FINISHED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.STOPPED})
 
 
-# The token a flow starts with; an instance's tokens are named by the flow step that made them.
+# The token a flow starts with; the tokens forks and joins make are numbered on from it ("2", "3", ...).
 ROOT_TOKEN = "1"
 
 

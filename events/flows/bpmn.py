@@ -30,6 +30,7 @@ _NODE_KINDS = {
     "scriptTask": NodeKind.SERVICE_TASK,
     "exclusiveGateway": NodeKind.EXCLUSIVE_GATEWAY,
     "parallelGateway": NodeKind.PARALLEL_GATEWAY,
+    "inclusiveGateway": NodeKind.INCLUSIVE_GATEWAY,
 }
 # Carry no behaviour the engine must honour, so they are skipped, not refused.
 _IGNORED_IN_PROCESS = frozenset({

@@ -10,7 +10,8 @@ but only when the caller names their target (`Step.named_only`), as a BPMN navig
 follows the default leaves them. A gateway compiled from a state machine (`choice: first`)
 takes its first flow whose condition holds, else its default. A parallel gateway is a stop of its
 own (`fork_steps`): the walker's tokens wait at it and leave it along every outgoing flow, whose
-conditions are ignored as Camunda and Zeebe ignore them.
+conditions are ignored as Camunda and Zeebe ignore them. An inclusive gateway forks along every
+flow whose condition holds or that has none, else its default flow.
 """
 
 from __future__ import annotations
@@ -101,13 +102,19 @@ def _gateway_choice(graph: FlowGraph, gateway: Node, facts: Facts) -> list[tuple
 
 
 def fork_steps(graph: FlowGraph, gateway: str, facts: Facts) -> list[Step]:
-    """One step per outgoing flow of a parallel gateway, in document order (one token takes each).
+    """One step per flow a parallel or inclusive gateway forks along, in document order (a token each).
 
     A flow that leads through exclusive gateways to no single element is a FlowConflict: a token
-    cannot choose, so the fork cannot happen.
+    cannot choose, so the fork cannot happen; so is an inclusive gateway that lets no flow through.
     """
+    node, flows = graph.node(gateway), graph.outgoing(gateway)
+    if node.kind is NodeKind.INCLUSIVE_GATEWAY:
+        held = [f for f in flows if f.id != node.default_flow and (f.condition is None or holds(f.condition, facts))]
+        flows = held or [f for f in flows if f.id == node.default_flow]
+        if not flows:
+            raise FlowConflict(f"no condition of inclusive gateway {gateway} holds and it has no default flow")
     steps: list[Step] = []
-    for flow in graph.outgoing(gateway):
+    for flow in flows:
         reached = unnamed(_through(graph, flow.id, facts, (), 0))
         if len(reached) != 1:
             raise FlowConflict(f"flow {flow.id} from parallel gateway {gateway} leads to {len(reached)} elements, not one")

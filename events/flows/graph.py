@@ -79,9 +79,12 @@ class NodeKind(StrEnum):
     SERVICE_TASK = "service_task"  # a worker runs it, then the flow moves on
     EXCLUSIVE_GATEWAY = "exclusive_gateway"
     PARALLEL_GATEWAY = "parallel_gateway"  # forks a token per outgoing flow; joins one token per incoming flow
+    INCLUSIVE_GATEWAY = "inclusive_gateway"  # forks a token per flow whose condition holds; joins the branches taken
 
 
 TASK_KINDS = frozenset({NodeKind.USER_TASK, NodeKind.SERVICE_TASK})
+# Gateways where the walker's tokens wait and fork (events/flows/walker.py).
+TOKEN_GATEWAYS = frozenset({NodeKind.PARALLEL_GATEWAY, NodeKind.INCLUSIVE_GATEWAY})
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,18 @@ class FlowGraph:
     def incoming(self, node_id: str) -> list[Flow]:
         """Flows entering `node_id`, in document order."""
         return [f for f in self.flows if f.target == node_id]
+
+    def reaches(self, source: str, target: str) -> bool:
+        """Whether some path of flows leads from `source` to `target` (an inclusive join's question)."""
+        seen, todo = {source}, [source]
+        while todo:
+            for f in self.outgoing(todo.pop()):
+                if f.target == target:
+                    return True
+                if f.target not in seen:
+                    seen.add(f.target)
+                    todo.append(f.target)
+        return False
 
     def flow(self, flow_id: str) -> Flow:
         """Return the flow with this id; raise KeyError if there is none."""

@@ -4,10 +4,13 @@ It moves an instance along its graph's flows with the pure rules of `events/flow
 start at a start event, stop at every task (a user task waits on a person, a service task asks a
 worker), leave a task along its flows and gateways, end at an end event. A parallel gateway forks
 one token per outgoing flow (`TokenForked`) and joins once a token waits on every incoming flow
-(`TokenArrived`, then `TokensJoined`); a token reaching an end event while others are active ends
-alone (`TokenEnded`), the last one ends the instance (`Ended`). Token ids count up from the root
-token "1" in the order the tokens are made, so replaying the events names them again the same. Forms and `suspend`
-events belong to Concord flows; asked of a graph, they are refused.
+(`TokenArrived`, then `TokensJoined`). An inclusive gateway forks along every flow whose condition
+holds (or its default) and joins once no other token can still reach it; that is asked again
+after every move, since a token leaving for elsewhere may be what the join waits on. A token
+reaching an end event while others are active ends alone (`TokenEnded`), the last one ends the
+instance (`Ended`). Token ids count up from the root token "1" in the order the tokens are made,
+so replaying the events names them again the same. Forms and `suspend` events belong to Concord
+flows; asked of a graph, they are refused.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from events.flows.engine import (
     FlowConflict, Step, choose, entry_assignment, exit_problems, fire, fork_steps, next_steps, permitted_triggers,
     start_step, unnamed,
 )
-from events.flows.graph import FlowGraph, NodeKind
+from events.flows.graph import TOKEN_GATEWAYS, FlowGraph, NodeKind
 from events.instance_state import ROOT_TOKEN, InstanceStatus
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ class GraphWalker:
         action = action or graph.node(current).default_action
         step = choose(graph, current, instance.facts(action), target)
         _leave(graph, instance, current, step, action, None, user, delivered=delivered)
+        _wake_joins(graph, instance, user)
         return step.target
 
     def fire(self, graph: FlowGraph, instance: ProcessInstance, trigger: str, user: str) -> str:
@@ -85,6 +89,7 @@ class GraphWalker:
             return
         instance.trigger_event(instance.TaskEnded, element_id=element_id, action=None, trigger=None, user=user, token=token)
         _enter(graph, instance, steps[0], user, token)
+        _wake_joins(graph, instance, user)
 
     def form_errors(self, graph: FlowGraph, instance: ProcessInstance, form: str, values: dict[str, Any]) -> dict[str, str]:
         """Refused: a graph's tasks take form data through `next` and updates, not Concord forms."""
@@ -109,17 +114,17 @@ WALKER = GraphWalker()
 
 def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, token: str) -> None:
     node = graph.node(step.target)
-    if node.kind is NodeKind.PARALLEL_GATEWAY:
-        _pass_parallel(graph, instance, step, user, token)
+    if node.kind in TOKEN_GATEWAYS:
+        _pass_gateway(graph, instance, step, user, token)
         return
     if node.kind is NodeKind.END_EVENT:
-        if any(other != token for other in instance.tokens):
+        if any(other != token for other in instance.tokens) or instance.joins:
             instance.trigger_event(instance.TokenEnded, end_event=node.id, via=list(step.via), user=user, token=token)
-            return
-        if instance.joins:
-            # No token is left that could reach the join: the model can never finish (Camunda's stuck instance).
-            gateway = next(iter(instance.joins))
-            instance.trigger_event(instance.Failed, reason=f"parallel gateway {gateway} waits for branches no token can take")
+            _wake_joins(graph, instance, user)
+            if not instance.tokens and instance.joins and not instance.status.finished:
+                # No token is left that could reach the join: the model can never finish (Camunda's stuck instance).
+                gateway = next(iter(instance.joins))
+                instance.trigger_event(instance.Failed, reason=f"gateway {gateway} waits for branches no token can take")
             return
         instance.trigger_event(instance.Ended, end_event=node.id, via=list(step.via), user=user, token=token)
         return
@@ -134,20 +139,55 @@ def _enter(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, t
                                parameters=dict(instance.parameters), token=token)
 
 
-def _pass_parallel(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, token: str) -> None:
-    """A token at a parallel gateway: wait there until every incoming flow has one, then fork (or go on)."""
+def _pass_gateway(graph: FlowGraph, instance: ProcessInstance, step: Step, user: str, token: str) -> None:
+    """A token at a parallel or inclusive gateway: wait there until the join may fire, then fork (or go on)."""
     gateway = step.target
-    incoming = graph.incoming(gateway)
-    if len(incoming) > 1:
+    if len(graph.incoming(gateway)) > 1:
         instance.trigger_event(instance.TokenArrived, element_id=gateway, via=list(step.via), token=token, user=user)
-        waiting = instance.joins.get(gateway, {})
-        if any(not waiting.get(flow.id) for flow in incoming):
+        joined = _joinable(graph, instance, gateway)
+        if joined is None:
             if not instance.tokens:
-                instance.trigger_event(instance.Failed, reason=f"parallel gateway {gateway} waits for branches no token can take")
+                instance.trigger_event(instance.Failed, reason=f"gateway {gateway} waits for branches no token can take")
             return
-        token = str(instance.tokens_made + 1)
-        instance.trigger_event(instance.TokensJoined, element_id=gateway, joined=[waiting[f.id][0] for f in incoming],
-                               token=token, user=user)
+        token = _join(instance, gateway, joined, user)
+    _fork(graph, instance, gateway, user, token)
+
+
+def _joinable(graph: FlowGraph, instance: ProcessInstance, gateway: str) -> list[str] | None:
+    """The tokens a join lets go on now, or None while it must wait.
+
+    Parallel: one token on every incoming flow. Inclusive: every token waiting there, once no other
+    token (active, or waiting at another join) can still reach the gateway.
+    """
+    waiting = instance.joins.get(gateway, {})
+    if graph.node(gateway).kind is NodeKind.PARALLEL_GATEWAY:
+        incoming = graph.incoming(gateway)
+        return None if any(not waiting.get(f.id) for f in incoming) else [waiting[f.id][0] for f in incoming]
+    elsewhere = [t.element_id for t in instance.tokens.values()]
+    elsewhere += [g for g in instance.joins if g != gateway]  # tokens held at another join go on from there
+    if not waiting or any(graph.reaches(element, gateway) for element in elsewhere):
+        return None
+    return [t for tokens in waiting.values() for t in tokens]
+
+
+def _join(instance: ProcessInstance, gateway: str, joined: list[str], user: str) -> str:
+    token = str(instance.tokens_made + 1)
+    instance.trigger_event(instance.TokensJoined, element_id=gateway, joined=joined, token=token, user=user)
+    return token
+
+
+def _wake_joins(graph: FlowGraph, instance: ProcessInstance, user: str) -> None:
+    """Fire each inclusive join that no token can reach any more (after a token moved elsewhere)."""
+    while not instance.status.finished:
+        ready = next(((g, joined) for g in list(instance.joins)
+                      if graph.node(g).kind is NodeKind.INCLUSIVE_GATEWAY
+                      and (joined := _joinable(graph, instance, g)) is not None), None)
+        if ready is None:
+            return
+        _fork(graph, instance, ready[0], user, _join(instance, ready[0], ready[1], user))
+
+
+def _fork(graph: FlowGraph, instance: ProcessInstance, gateway: str, user: str, token: str) -> None:
     steps = fork_steps(graph, gateway, instance.facts())
     if len(steps) == 1:
         _enter(graph, instance, steps[0], user, token)

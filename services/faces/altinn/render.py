@@ -20,7 +20,7 @@ _PROCESS_EVENTS = {
 _BPMN_TAGS = {
     NodeKind.START_EVENT: "startEvent", NodeKind.END_EVENT: "endEvent", NodeKind.USER_TASK: "task",
     NodeKind.SERVICE_TASK: "serviceTask", NodeKind.EXCLUSIVE_GATEWAY: "exclusiveGateway",
-    NodeKind.PARALLEL_GATEWAY: "parallelGateway",
+    NodeKind.PARALLEL_GATEWAY: "parallelGateway", NodeKind.INCLUSIVE_GATEWAY: "inclusiveGateway",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from defusedxml import ElementTree
 
-from events.flows.graph import FlowGraph, NodeKind
+from events.flows.graph import TASK_KINDS, FlowGraph, NodeKind
 from events.workflow import is_xml
 
 _DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
@@ -83,7 +83,7 @@ def _kind(graph: FlowGraph, node_id: str) -> str:
         return "task"
     if node.kind in (NodeKind.START_EVENT, NodeKind.END_EVENT):
         return "event"
-    return "gateway" if node.kind in (NodeKind.EXCLUSIVE_GATEWAY, NodeKind.PARALLEL_GATEWAY) else "task"
+    return "task" if node.kind in TASK_KINDS else "gateway"
 
 
 def _label(graph: FlowGraph, node_id: str) -> str:
