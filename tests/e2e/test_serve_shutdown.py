@@ -27,6 +27,8 @@ import orjson
 import pytest
 
 from infra.kafka_broker import free_port
+from infra.settings import Settings
+from services.bootstrap import runtime
 from tests.concord_face import script_zip
 from tests.polling import until
 
@@ -84,12 +86,10 @@ def environment(database_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-async def admin_token(env: dict[str, str]) -> str:
-    process = await asyncio.create_subprocess_exec(CLI, "token", "create", "--user", "alice", "--role", "admin",
-                                                   env=env, stdout=asyncio.subprocess.PIPE)
-    out, _ = await process.communicate()
-    assert process.returncode == 0
-    return out.decode().strip().splitlines()[-1]
+async def admin_token(database_url: str, tmp_path: Path) -> str:
+    async with runtime(Settings(database_url=database_url, data_dir=tmp_path), follow=False) as rt:
+        _, token = await rt.tokens.issue("alice", "admin")
+    return token
 
 
 @contextlib.asynccontextmanager
@@ -132,7 +132,7 @@ def log_lines(log: Path) -> list[dict]:
 async def test_sigterm_with_a_script_ignoring_it_exits_before_the_platform_kills_and_fails_the_run_once(
         database_url, tmp_path, serve_args):
     env = environment(database_url, tmp_path)
-    token = await admin_token(env)
+    token = await admin_token(database_url, tmp_path)
     auth = {"Authorization": f"Bearer {token}"}
     log = tmp_path / "serve.log"
     db = await asyncpg.connect(database_url)
