@@ -14,17 +14,24 @@ import contextlib
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Consumer, TopicPartition
 
-from infra.kafka_broker import free_port
+from infra.kafka_broker import EmbeddedBroker, free_port
+from infra.settings import Settings
+from services.app import create_app
+from services.http.app_keys import RUNTIME, WORKERS
+from tests.polling import until
 
 BUCKET = "tansu"
+PARTITIONS = 3
+FORM = {"title": "Ms", "firstName": "Ada", "middleName": "", "surname": "Lovelace"}
 
 
 @dataclass(frozen=True)
@@ -185,3 +192,68 @@ async def object_store() -> AsyncIterator[ObjectStore]:
         yield store
     finally:
         await store.stop()
+
+
+class Service:
+    """The service with an admin token, and what a subscriber checks against."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+        self.schemas: dict[str, Any] = {}
+        self.writes = 0
+
+    @property
+    def relay(self):
+        return self.client.app[WORKERS].relay
+
+    async def write(self, count: int) -> None:
+        """`count` rounds of writes through HTTP: new configuration versions and application processes."""
+        for _ in range(count):
+            n, self.writes = self.writes, self.writes + 1
+            r = await self.client.post("/api/process/v1", headers=self.headers,
+                                       json={"name": f"sub-{n % 7}", "script": "echo-params", "description": f"{n}"})
+            assert r.status in (200, 201), await r.text()
+            if n % 3 == 0:  # an instance too: created, started, its form submitted
+                r = await self.client.post("/api/v1/process/example-application", headers=self.headers,
+                                           json={"targetId": f"t-{n}", "formData": FORM})
+                assert r.status == 201, await r.text()
+
+    async def feed_ids(self) -> list[str]:
+        """Every stored event's CloudEvent id, from the global feed, in log order."""
+        ids: list[str] = []
+        while True:
+            r = await self.client.get(f"/api/v1/events?after={len(ids)}&limit=1000", headers=self.headers)
+            assert r.status == 200
+            page = [orjson.loads(line) for line in (await r.read()).splitlines()]
+            if not page:
+                return ids
+            ids += [line["id"] for line in page]
+
+    async def seen_by(self, seen: Callable[[], set[str]], within: float) -> list[str]:
+        """Wait until `seen()` holds every event of the feed; the feed's ids."""
+        async def done() -> list[str] | None:
+            ids = await self.feed_ids()
+            return ids if set(ids) <= seen() else None
+
+        return await until(done, within=within, every=0.2)
+
+    async def schema(self, cloudevent_type: str) -> Any:
+        if cloudevent_type not in self.schemas:
+            r = await self.client.get(f"/api/schemas/events/{cloudevent_type}")
+            assert r.status == 200, cloudevent_type
+            self.schemas[cloudevent_type] = await r.json()
+        return self.schemas[cloudevent_type]
+
+
+@contextlib.asynccontextmanager
+async def service(settings: Settings, broker: EmbeddedBroker | None, *, batch: int = 500) -> AsyncIterator[Service]:
+    """The whole service on the test's database, publishing to `broker` (if any) with PARTITIONS partitions."""
+    kafka = settings.model_copy(update={"kafka_bootstrap_servers": broker and broker.bootstrap,
+                                        "kafka_partitions": PARTITIONS, "kafka_batch": batch,
+                                        "ready_relay_failure_seconds": 3600})
+    client = TestClient(TestServer(create_app(kafka)))
+    await client.start_server()
+    try:
+        yield Service(client, await client.app[RUNTIME].tokens.create("subscriber", "admin"))
+    finally:
+        await client.close()

@@ -13,87 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
 
 import jsonschema
-import orjson
-from aiohttp.test_utils import TestClient, TestServer
 
 from infra.kafka_broker import EmbeddedBroker, free_port
-from infra.settings import Settings
-from services.app import create_app
-from services.http.app_keys import RUNTIME, WORKERS
 from tests.polling import until
-from tests.subscribers import Ledger, Member, object_store, partitions_by_topic
+from tests.subscribers import PARTITIONS, Ledger, Member, Service, object_store, partitions_by_topic, service
 
-PARTITIONS = 3
 BATCH = 40  # the relay's batch: small, so that the bound on repeats means something
-FORM = {"title": "Ms", "firstName": "Ada", "middleName": "", "surname": "Lovelace"}
-
-
-class Service:
-    """The service with an admin token, and what a subscriber checks against."""
-
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-        self.schemas: dict[str, Any] = {}
-        self.writes = 0
-
-    @property
-    def relay(self):
-        return self.client.app[WORKERS].relay
-
-    async def write(self, count: int) -> None:
-        """`count` rounds of writes through HTTP: new configuration versions and application processes."""
-        for _ in range(count):
-            n, self.writes = self.writes, self.writes + 1
-            r = await self.client.post("/api/process/v1", headers=self.headers,
-                                       json={"name": f"sub-{n % 7}", "script": "echo-params", "description": f"{n}"})
-            assert r.status in (200, 201), await r.text()
-            if n % 3 == 0:  # an instance too: created, started, its form submitted
-                r = await self.client.post("/api/v1/process/example-application", headers=self.headers,
-                                           json={"targetId": f"t-{n}", "formData": FORM})
-                assert r.status == 201, await r.text()
-
-    async def feed_ids(self) -> list[str]:
-        """Every stored event's CloudEvent id, from the global feed, in log order."""
-        ids: list[str] = []
-        while True:
-            r = await self.client.get(f"/api/v1/events?after={len(ids)}&limit=1000", headers=self.headers)
-            assert r.status == 200
-            page = [orjson.loads(line) for line in (await r.read()).splitlines()]
-            if not page:
-                return ids
-            ids += [line["id"] for line in page]
-
-    async def schema(self, cloudevent_type: str) -> Any:
-        if cloudevent_type not in self.schemas:
-            r = await self.client.get(f"/api/schemas/events/{cloudevent_type}")
-            assert r.status == 200, cloudevent_type
-            self.schemas[cloudevent_type] = await r.json()
-        return self.schemas[cloudevent_type]
-
-
-@contextlib.asynccontextmanager
-async def service(settings: Settings, broker: EmbeddedBroker) -> AsyncIterator[Service]:
-    kafka = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap, "kafka_partitions": PARTITIONS,
-                                        "kafka_batch": BATCH, "ready_relay_failure_seconds": 3600})
-    client = TestClient(TestServer(create_app(kafka)))
-    await client.start_server()
-    try:
-        yield Service(client, await client.app[RUNTIME].tokens.create("subscriber", "admin"))
-    finally:
-        await client.close()
 
 
 async def everything_processed(svc: Service, ledger: Ledger, within: float = 120) -> list[str]:
-    """Wait until the group processed every event of the feed (and the relay is idle); the feed's ids."""
-    async def done() -> list[str] | None:
-        ids = await svc.feed_ids()
-        return ids if set(ids) <= ledger.ids() else None
-
-    return await until(done, within=within, every=0.2)
+    """Wait until the group processed every event of the feed; the feed's ids."""
+    return await svc.seen_by(ledger.ids, within)
 
 
 async def check(svc: Service, ledger: Ledger, feed: list[str]) -> None:
@@ -114,7 +46,7 @@ async def test_a_two_member_group_reads_every_event_once_in_order_each_valid(set
     await broker.start()
     ledger = Ledger()
     try:
-        async with service(settings, broker) as svc:
+        async with service(settings, broker, batch=BATCH) as svc:
             topics = svc.relay.topics()
             members = [Member(name, broker.bootstrap, "readers", topics, ledger).start() for name in ("a", "b")]
             try:
@@ -140,7 +72,7 @@ async def test_through_a_rebalance_and_a_broker_kill_every_event_arrives_once_af
         await broker.start()
         ledger = Ledger()
         try:
-            async with service(settings, broker) as svc:
+            async with service(settings, broker, batch=BATCH) as svc:
                 topics = svc.relay.topics()
                 a = Member("a", broker.bootstrap, "readers", topics, ledger).start()
                 b = Member("b", broker.bootstrap, "readers", topics, ledger).start()
