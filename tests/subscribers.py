@@ -170,13 +170,14 @@ class ObjectStore:
             sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         async with aiohttp.ClientSession() as session:
-            async with asyncio.timeout(60):
-                while True:
-                    with contextlib.suppress(aiohttp.ClientError):
-                        async with session.put(f"{self.url}/{BUCKET}") as response:
-                            if response.status == 200:
-                                return
-                    await asyncio.sleep(0.1)
+
+            async def bucket_made() -> bool:  # once the server answers
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.put(f"{self.url}/{BUCKET}") as response:
+                        return response.status == 200
+                return False
+
+            await until(bucket_made, within=60, every=0.1)
 
     async def stop(self) -> None:
         if self._process is not None and self._process.returncode is None:
