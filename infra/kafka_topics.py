@@ -32,7 +32,8 @@ async def create_missing(
         with contextlib.suppress(Exception):
             await admin.close()
     outcome: dict[str, str | None] = {}
-    for name, code, *message in response.topic_errors:
+    for name, code, *message in response.topic_errors:  # version 1 and later add a message
         error = for_code(code) if code else None
-        outcome[name] = None if error in (None, TopicAlreadyExistsError) else f"{error.__name__}: {message[0] if message else ''}"
+        refused = error is not None and error is not TopicAlreadyExistsError
+        outcome[name] = f"{error.__name__}: {message[0] if message else ''}" if refused else None
     return outcome

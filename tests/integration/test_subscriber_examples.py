@@ -119,7 +119,7 @@ async def test_the_sse_example_resumes_after_a_restart_without_repeats(settings,
     async with service(settings, None) as svc:
         url = str(svc.client.make_url("")).rstrip("/")
         token = svc.headers["Authorization"].removeprefix("Bearer ")
-        before, after = Example("sse_subscriber.py", url, token, state), Example("sse_subscriber.py", url, token, state)
+        before, after = (Example("sse_subscriber.py", url, token, state) for _ in range(2))
         async with running(before, after):
             await before.start()
             await svc.write(5)
