@@ -35,8 +35,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PROCESSION_KAFKA_BOOTSTRAP_SERVERS"),
     )
     kafka_topic_prefix: str = "procession"
-    # The embedded Tansu broker (memory storage) does not grant producer ids, so the
-    # idempotent producer is switched off for it; real brokers keep it on.
+    # Topics the relay creates (one per aggregate type, when missing) get this many partitions
+    # and replicas; existing topics are left as they are. Events are keyed by aggregate id, so
+    # each aggregate's events stay in order on one partition whatever the count.
+    kafka_partitions: int = Field(default=1, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    # Events per relay batch: a crash or a broker failure repeats at most this many.
+    kafka_batch: int = Field(default=500, ge=1)
+    # Ask the broker for a producer id (the idempotent producer). A broker that refuses one
+    # (the embedded Tansu refuses aiokafka's InitProducerId) gets plain acks=all publishing,
+    # with a warning in the log, a metric and /readyz.
     kafka_idempotent: bool = True
     kafka_source: str = "/procession"
     # Concord uploads: a ZIP or multipart body is streamed against its own cap (not max_body_bytes),

@@ -41,9 +41,7 @@ async def child_environment(settings: Settings, broker: EmbeddedBroker | None) -
     env = dict(os.environ)
     env["DATABASE_URL"] = settings.database_url or await start_embedded(settings.data_dir)
     if broker is not None:
-        # The embedded broker does not grant producer ids (see settings.kafka_idempotent).
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-        env["PROCESSION_KAFKA_IDEMPOTENT"] = "false"
     elif settings.kafka_bootstrap_servers:
         env["KAFKA_BOOTSTRAP_SERVERS"] = settings.kafka_bootstrap_servers
     env["PROCESSION_DATA_DIR"] = str(settings.data_dir)
