@@ -31,7 +31,8 @@ class UploadForm(BaseModel):
     part is a file of the process's working directory, named by its part name.
     """
 
-    model_config = ConfigDict(extra="allow")
+    # A multipart body with no part at all is refused (400).
+    model_config = ConfigDict(extra="allow", json_schema_extra={"minProperties": 1})
     openapi_encoding: ClassVar[dict[str, dict[str, str]]] = {
         "archive": {"contentType": "application/zip"}, "request": {"contentType": "application/json"},
     }

@@ -17,7 +17,24 @@ CONFIGURATION_FIELDS = (
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 _READ_ONLY = {"readOnly": True}
 # A process key: 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit, not a bare number.
-KEY_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_.-]*|[0-9][A-Za-z0-9_.-]*[A-Za-z_.-][A-Za-z0-9_.-]*)$"
+_KEY = r"[A-Za-z][A-Za-z0-9_.-]*|[0-9][A-Za-z0-9_.-]*[A-Za-z_.-][A-Za-z0-9_.-]*"
+KEY_PATTERN = rf"^(?:{_KEY})$"
+# What the document says of a configuration beside the field types (`events.configuration` checks
+# it): a key from one of `_id`, `_key`, `name`; exactly one of a script and a workflow; a workflow
+# that names another process (`#key`) or is a BPMN document; a cron of 5 to 7 fields.
+_ONE_KEY = [
+    {"required": ["_id"], "properties": {"_id": {"type": "string"}}},
+    {"required": ["_key"], "properties": {"_key": {"type": "string", "minLength": 1}}},
+    {"required": ["name"], "properties": {"name": {"type": "string", "minLength": 1}}},
+]
+_SCRIPT_OR_WORKFLOW = [
+    {"required": ["script"], "properties": {"script": {"type": "string", "minLength": 1}}},
+    {"required": ["workflow"], "properties": {"workflow": {"type": ["string", "object"]}}},
+]
+_ID = {"pattern": rf"^(?:{_KEY}|[0-9a-f]{{24}})$", "maxLength": 128}
+_WORKFLOW = {"pattern": rf"^(?:#?(?:{_KEY})|[\ufeff \t\r\n]*<[\s\S]*)$", "minProperties": 1}
+_CRON_FIELD = r"[0-9A-Za-z*?,/-]+"
+_CRON = {"pattern": rf"^\s*{_CRON_FIELD}(?:\s+{_CRON_FIELD}){{4,6}}\s*$"}
 
 
 class ProcessConfigurationIn(BaseModel):
@@ -27,9 +44,10 @@ class ProcessConfigurationIn(BaseModel):
     accepted and ignored, so GET-edit-POST works; see `key()` for which key is saved.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True,
+                              json_schema_extra={"anyOf": _ONE_KEY, "oneOf": _SCRIPT_OR_WORKFLOW})
 
-    id: str | None = Field(default=None, alias="_id")
+    id: str | None = Field(default=None, alias="_id", json_schema_extra=_ID)
     type: Literal["VarProcess"] | None = Field(default=None, alias="_type")
     read_key: str | None = Field(default=None, alias="_key", json_schema_extra=_READ_ONLY)
     read_version: int | None = Field(default=None, alias="_version", json_schema_extra=_READ_ONLY)
@@ -39,8 +57,8 @@ class ProcessConfigurationIn(BaseModel):
     name: str | None = None
     description: str | None = None
     script: str | None = None
-    workflow: str | dict[str, Any] | None = None
-    cron: str | None = None
+    workflow: str | dict[str, Any] | None = Field(default=None, json_schema_extra=_WORKFLOW)
+    cron: str | None = Field(default=None, json_schema_extra=_CRON)
     enabled: bool | None = None
     input: dict[str, Any] | None = None
     properties: dict[str, Any] | None = None

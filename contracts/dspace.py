@@ -27,7 +27,8 @@ class ScriptInvocationForm(BaseModel):
     filename; `startTime` schedules the run. Other parts are text.
     """
 
-    model_config = ConfigDict(extra="allow")
+    # A multipart body with no part at all is refused (400), whatever the script.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"minProperties": 1})
     # How each part is sent (OpenAPI `encoding`): `properties` is a JSON part.
     openapi_encoding: ClassVar[dict[str, dict[str, str]]] = {"properties": {"contentType": "application/json"}}
 

@@ -32,7 +32,7 @@ def check_key(key: str, field: str = "_id") -> str:
 
 def check_configuration(configuration: dict[str, Any], *, max_workflow_bytes: int) -> dict[str, Any]:
     """Validate a configuration; returns it unchanged, or raises naming every broken rule."""
-    if problems := list(_value_problems(configuration, "", 0)):
+    if problems := list(value_problems(configuration)):
         raise InvalidInput("the configuration holds values that cannot be stored", problems)
     has_script = bool(configuration.get("script"))
     has_workflow = bool(configuration.get("workflow"))
@@ -68,10 +68,10 @@ def check_configuration(configuration: dict[str, Any], *, max_workflow_bytes: in
     return configuration
 
 
-def _value_problems(value: Any, path: str, depth: int) -> Iterator[str]:
-    """NUL characters (which no JSON column can hold) and nesting beyond MAX_DEPTH."""
-    if depth > MAX_DEPTH:
-        yield f"{path}: nested more than {MAX_DEPTH} levels deep"
+def value_problems(value: Any, path: str = "", depth: int = 0, *, max_depth: int | None = MAX_DEPTH) -> Iterator[str]:
+    """NUL characters (which no text or JSON column can hold) and nesting beyond `max_depth` (None: any)."""
+    if max_depth is not None and depth > max_depth:
+        yield f"{path}: nested more than {max_depth} levels deep"
     elif isinstance(value, str) and "\x00" in value:
         yield f"{path}: contains a NUL character"
     elif isinstance(value, dict):
@@ -80,7 +80,7 @@ def _value_problems(value: Any, path: str, depth: int) -> Iterator[str]:
             if "\x00" in str(name):
                 yield f"{path or 'body'}: a field name contains a NUL character"
             else:
-                yield from _value_problems(item, child, depth + 1)
-    elif isinstance(value, list):
+                yield from value_problems(item, child, depth + 1, max_depth=max_depth)
+    elif isinstance(value, list | tuple | set | frozenset):
         for index, item in enumerate(value):
-            yield from _value_problems(item, f"{path}[{index}]", depth + 1)
+            yield from value_problems(item, f"{path}[{index}]", depth + 1, max_depth=max_depth)

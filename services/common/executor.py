@@ -20,6 +20,7 @@ import orjson
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter
 
+from events.configuration import value_problems
 from events.errors import DomainError, InvalidInput
 from infra import metrics
 from infra.event_store import EventStore, VersionConflict
@@ -47,6 +48,13 @@ def _encode(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} cannot be part of a command")
+
+
+def _refuse_nul(events: list[Any]) -> None:
+    # No text or JSON column holds a NUL: an event carrying one would stop the read models for good.
+    problems = [line for event in events for line in value_problems(vars(event), max_depth=None)]
+    if problems:
+        raise InvalidInput("the request holds a NUL character", list(dict.fromkeys(problems)))
 
 
 def command_digest(command: Any) -> str:
@@ -110,6 +118,7 @@ class CommandExecutor:
                 events = [e for aggregate in decision.aggregates for e in aggregate.collect_events()]
                 if not events:
                     return decision.result
+                _refuse_nul(events)
                 stored = orjson.dumps({"request": digest, "result": dataclasses.asdict(decision.result)}) if scoped else None
                 appended = await self.store.append(events, idempotency_key=scoped, result=stored)
             except VersionConflict:

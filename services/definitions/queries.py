@@ -68,6 +68,8 @@ class DefinitionViews:
         """The distinct values of `query.distinct` over the filtered configurations (JSON values, not text)."""
         if query.distinct is None:
             raise MalformedInput("no field to list distinct values of", ["_distinct: required"])
+        for name, _ in query.sort:  # values come sorted by themselves, but a bad _sort is 400 as on the list
+            _column(name)
         clause, args = self._where(query)
         rows = await self.pool.fetch(
             f"SELECT DISTINCT {_column(query.distinct, as_json=True)} AS value FROM definition_view {clause}"

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from contracts.problem import Problem
+from services.http.openapi_storable import make_storable
 from services.http.routes import Route
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -34,7 +35,6 @@ _TEXT = {"type": "string", "minLength": 1}
 _COUNT = {"type": "integer", "minimum": 0}
 _DIGITS = {"type": "string", "pattern": "^[0-9]{1,18}$"}
 _TIME = {"type": "string", "format": "date-time"}
-_STATUSES = ["RUNNING", "STOPPED", "FAILED", "SCHEDULED", "COMPLETED"]
 # The type, bounds and enums of every query parameter a route names, by name: the handlers
 # parse them by hand, and this is what they accept (a request outside it is a 400).
 QUERY: dict[str, dict[str, Any]] = {
@@ -43,12 +43,10 @@ QUERY: dict[str, dict[str, Any]] = {
     "paginationToken": {"type": "string", "pattern": "^[0-9]{0,9}$"},
     "page": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
     "size": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
-    "script": {"type": "string"}, "scriptName": _TEXT, "userId": {"type": "string"},
-    "status": {"type": "string", "enum": _STATUSES}, "processStatus": {"type": "string", "enum": _STATUSES},
-    "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "minimum": -(10**9), "maximum": 10**9},
-    "sync": {"type": "string", "enum": ["true", "false"]}, "startAt": _TIME,
-    "entryPoint": _TEXT, "after": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
-    "sort": {"type": "string", "pattern": "^(script|startTime|endTime|creationTime|status|userId)(,(asc|desc))?$"},
+    "script": {"type": "string"}, "userId": {"type": "string"},
+    "fromTime": _TIME, "toTime": _TIME, "timeout": {"type": "integer", "description": "milliseconds; negative, or past the wait limit: the limit"},
+    "sync": {"type": "string", "enum": ["true", "false", ""], "description": "in any case; empty is false"},
+    "startAt": _TIME, "after": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
     "limit": {"type": "integer", "minimum": 0, "maximum": 10_000},
     "_limit": {"type": "integer", "minimum": -1, "maximum": 2**31 - 1},  # -1: all
     "_skip": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
@@ -77,7 +75,10 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         {"name": name, "in": "query", "required": name in REQUIRED_QUERY, "schema": schema or QUERY.get(name, _TEXT)}
         for name, schema in map(_query_entry, route.query) if "<" not in name
     ]
-    return path + query
+    # A route's own parameter objects replace the generated ones of the same name and place.
+    own = {(p["name"], p["in"]): dict(p) for p in route.parameters}
+    generated = [own.pop((p["name"], p["in"]), p) for p in path + query]
+    return generated + list(own.values())
 
 
 def _media(shape: Any, components: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +98,8 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         "parameters": _parameters(route),
         "responses": {},
     }
+    if route.description:
+        operation["description"] = route.description
     ok: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
     if route.response is not None:
         ok["content"] = {route.response_media: {"schema": _schema(route.response, components)}}
@@ -124,14 +127,45 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+def _template(path: str) -> str:
+    """A route's path as an OpenAPI template: its parameters' names without their patterns."""
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def _same_url(operation: dict[str, Any], route: Route, path: str) -> None:
+    """Give an operation the path parameter names of `path`, the spelling its URL has in the document.
+
+    Two faces may spell one URL with different names (Concord's `/api/v1/process/{id}`, Hackney's
+    `/api/v1/process/{processName}`). OpenAPI holds such templates to be the same path, and the router
+    answers one `Allow` for the URL, so the document lists their methods under one path item.
+    """
+    names = dict(zip(_PARAM.findall(route.path), _PARAM.findall(path)))
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "path" and names.get(parameter["name"], parameter["name"]) != parameter["name"]:
+            own = parameter["name"]
+            parameter["name"] = names[own]
+            parameter["description"] = f"`{own}` in the {route.tag} face's route `{_template(route.path)}`"
+
+
 def build_document(routes: Sequence[Route], version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document for a route table."""
     components: dict[str, Any] = {}
     _schema(Problem, components)
     paths: dict[str, dict[str, Any]] = {}
+    spelling: dict[str, str] = {}  # a URL's shape (names left out) -> its path in the document
+    taken: set[str] = set()
     for route in routes:
-        path = _PARAM.sub(lambda m: "{" + m.group(1) + "}", route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(route, components)
+        path = spelling.setdefault(_PARAM.sub("{}", route.path), _template(route.path))
+        operation = _operation(route, components)
+        _same_url(operation, route, path)
+        # Operation ids must be unique; a handler serving two routes gets a number on the later ones.
+        base, n = operation["operationId"], 1
+        while operation["operationId"] in taken:
+            n += 1
+            operation["operationId"] = f"{base}_{n}"
+        taken.add(operation["operationId"])
+        paths.setdefault(path, {})[route.method.lower()] = operation
+    make_storable(paths, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": "procession", "version": version,

@@ -34,5 +34,11 @@ class Route:
     errors: tuple[int, ...] = ()
     # Query parameters by name (typed by name in the OpenAPI builder), or (name, JSON Schema).
     query: tuple[str | tuple[str, dict[str, Any]], ...] = ()
+    # Whole OpenAPI parameter objects, for what a name and the route's regex cannot say (a path
+    # parameter the handler checks, several query parameters read as one exploded object so that
+    # a rule across them can be stated); each replaces the generated one of its name and place.
+    parameters: tuple[dict[str, Any], ...] = ()
+    # The rules a valid request must also follow that OpenAPI cannot express (the operation's description).
+    description: str | None = None
     # Other success answers, as (status, response schema): a shared route answers each face's way.
     also: tuple[tuple[int, Any], ...] = ()

@@ -21,6 +21,8 @@ class InstanceViews:
 
     async def by_target(self, who: Principal, target_id: str | None, *, limit: int, offset: int) -> list[UUID]:
         """Ids of live instances the caller may see, for a target (all when None), oldest first."""
+        if target_id is not None and "\x00" in target_id:
+            return []  # no stored target holds a NUL, and PostgreSQL cannot be asked about one
         values: list[object] = [target_id]
 
         def arg(value: object) -> str:

@@ -37,6 +37,12 @@ class ProcessFilter:
     # Only what this caller may see (the one ownership rule); None: no such limit.
     visible_to: Principal | None = None
 
+    def asks_for_nul(self) -> bool:
+        """Whether a text it matches holds a NUL: no stored text does, and PostgreSQL cannot be asked."""
+        texts = [self.initiator or "", self.script or ""]
+        texts += [text for keys, value in self.parameters for text in (*keys, value)]
+        return any("\x00" in text for text in texts)
+
 
 @dataclass(frozen=True)
 class ProcessSummary:
@@ -85,6 +91,8 @@ class ProcessViews:
         self, where: ProcessFilter, *, sort: str, descending: bool, number: int, size: int
     ) -> tuple[list[ProcessSummary], int]:
         """One page of processes and the total count."""
+        if where.asks_for_nul():
+            return [], 0
         clauses, values = [], []
 
         def arg(value: Any) -> str:

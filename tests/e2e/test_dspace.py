@@ -193,6 +193,19 @@ async def test_search_by_property_needs_a_property_and_sorts_on_times_only(api) 
     assert [p["processId"] for p in found["_embedded"]["processes"]] == [started["processId"]]
 
 
+async def test_a_filter_holding_a_nul_matches_nothing(api) -> None:
+    started = await start(api, "fail", [])
+    await settled(api, started["processId"])
+    for path, params in ((f"{PROCESSES}/search/byProperty", {"scriptName": "fail\x00"}),
+                         (f"{PROCESSES}/search/byProperty", {"userId": "\x00", "processStatus": "FAILED"}),
+                         (PROCESSES, {"script": "\x00"}), (PROCESSES, {"parameter.\x00": "x"})):
+        r = await api.admin("GET", path, params=params)
+        assert r.status == 200, await r.text()
+        assert (await r.json())["page"]["totalElements"] == 0
+    found = await (await api.admin("GET", f"{PROCESSES}/search/byProperty", params={"scriptName": "fail"})).json()
+    assert found["page"]["totalElements"] == 1
+
+
 async def test_output_can_be_cut_by_time_and_a_bad_time_is_400(api) -> None:
     started = await start(api, "echo-params", [{"name": "-m", "value": "x"}, {"name": "-n", "value": "3"}])
     await settled(api, started["processId"])

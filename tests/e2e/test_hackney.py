@@ -153,6 +153,21 @@ async def test_bad_input_is_a_clear_4xx(api):
         await problem(response, status)
 
 
+async def test_a_nul_anywhere_in_a_start_or_an_update_is_422_and_nothing_is_stored(api):
+    # No JSON column can hold a NUL: stored in an event, it would stop the read models for everyone.
+    process_id = await a_process(api)
+    before = await api.event_count()
+    for body in ({"assignment": {"type": "user", "value": "bob\x00"}}, {"formData": {"a\x00": 1}},
+                 {"relatedEntities": [{"id": "\x00"}]}, {"documents": ["\x00"]}, {"targetId": "t\x00"}):
+        refused = await problem(await api.user("POST", f"{BASE}/{EXAMPLE}", json=body), 422)
+        assert any("NUL" in line for line in refused["errors"]), refused
+    await problem(await api.user("PATCH", f"{BASE}/{EXAMPLE}/{process_id}", json={"formData": {"x": "\x00"}}), 422)
+    assert await api.event_count() == before
+    assert (await a_process(api)) != process_id  # and the read models still follow
+    listed = await api.user("GET", BASE, params={"targetId": "t\x00"})  # a filter: it matches nothing
+    assert listed.status == 200 and (await listed.json())["results"] == []
+
+
 async def test_concords_literal_second_segments_are_not_hackney_routes(api):
     r = await api.user("GET", f"{BASE}/{EXAMPLE}/log")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 
 from tests.e2e.test_altinn import an_app, an_instance
@@ -25,7 +27,8 @@ async def test_the_shared_start_describes_hackney_json_concord_forms_and_zips(ap
     form = _resolve(document, body["multipart/form-data"]["schema"])
     assert {"archive", "request", "entryPoint", "startAt", "sync", "activeProfiles"} <= set(form["properties"])
     assert form["properties"]["archive"]["format"] == "binary"
-    assert form["additionalProperties"] is True  # other text parts are arguments, other files files
+    # Other text parts are arguments, other files files: any value, as long as it holds no NUL.
+    assert form["additionalProperties"] == {"$ref": "#/components/schemas/StoredValue"}
     assert body["multipart/form-data"]["encoding"]["request"]["contentType"] == "application/json"
 
 
@@ -82,3 +85,42 @@ async def test_the_dspace_properties_and_the_concord_request_part_are_parsed_by_
     body = await problem(await api.user("POST", "/api/v1/process", data=form), 400)
     assert body["title"] == "Malformed JSON"
     assert await api.event_count() == before
+
+
+async def test_one_url_is_one_path_item_whose_methods_are_the_allow_the_router_answers(api):
+    document = await _document(api)
+    shapes = [re.sub(r"\{[^}]*\}", "{}", path) for path in document["paths"]]
+    assert len(shapes) == len(set(shapes)), "two path templates that differ only in parameter names"
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+
+    shared = document["paths"]["/api/v1/process/{processName}"]
+    r = await api.user("OPTIONS", "/api/v1/process/0")
+    assert r.status == 405
+    assert set(r.headers["Allow"].split(",")) == {method.upper() for method in shared} == {"GET", "DELETE", "POST"}
+    concord = shared["get"]["parameters"][0]
+    assert concord["name"] == "processName" and "`id`" in concord["description"]
+
+
+async def test_by_property_says_one_of_its_three_filters_is_needed(api):
+    document = await _document(api)
+    parameters = document["paths"]["/api/system/processes/search/byProperty"]["get"]["parameters"]
+    filters = next(p for p in parameters if p["name"] == "property")
+    assert (filters["in"], filters["style"], filters["explode"], filters["required"]) == ("query", "form", True, True)
+    needs = [branch["required"] for branch in filters["schema"]["anyOf"]]
+    assert needs == [["userId"], ["scriptName"], ["processStatus"]]
+    for wire in ({"userId": ""}, {"scriptName": "", "processStatus": ""}):
+        await problem(await api.user("GET", "/api/system/processes/search/byProperty", params=wire), 400)
+    r = await api.user("GET", "/api/system/processes/search/byProperty", params={"userId": "", "scriptName": "x"})
+    assert r.status == 200, await r.text()
+
+
+async def test_a_configuration_needs_a_key_and_exactly_one_of_script_and_workflow(api):
+    document = await _document(api)
+    body = document["paths"]["/api/process/v1"]["post"]
+    schema = _resolve(document, body["requestBody"]["content"]["application/json"]["schema"])
+    assert [branch["required"] for branch in schema["anyOf"]] == [["_id"], ["_key"], ["name"]]
+    assert [branch["required"] for branch in schema["oneOf"]] == [["script"], ["workflow"]]
+    assert "cron" in body["description"] and {"200", "201"} <= set(body["responses"])
+    for refused in ({"_id": "k", "script": "s", "workflow": "#other"}, {"_id": "k"}, {"script": "s"}):
+        await problem(await api.admin("POST", "/api/process/v1", json=refused), 422)

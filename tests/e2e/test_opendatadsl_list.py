@@ -106,6 +106,7 @@ async def test_the_list_shows_the_current_version_after_a_change(listed):
         {"_limit": "99999999999999999999999"},
         {"_sort": "name;drop table x"},
         {"_sort": "{not json"},
+        {"_distinct": "name", "_sort": "no such field!"},
         {"_distinct": "a b"},
         {"bad field": "x"},
     ],

@@ -65,6 +65,11 @@ class StartPlan:
     profiles: list[str] = field(default_factory=list)
 
 
+# What `parse_entry_point` takes, for the OpenAPI document.
+ENTRY_POINT_SCHEMA = {"type": "string", "pattern": "^[^:]+(?::[^:]*){0,2}$", "maxLength": 400,
+                      "description": "project, project:flow or project:repository:flow"}
+
+
 def parse_entry_point(text: str) -> EntryPoint:
     """`project:repository:flow`, `project:flow` or `project`; 400 when it cannot be one."""
     parts = text.split(":")

@@ -59,6 +59,7 @@ from services.faces.concord.process import (
     wait_for_completion,
 )
 from services.faces.concord.forms import get_form, list_forms, resume_event, submit_form
+from services.faces.concord.payload import ENTRY_POINT_SCHEMA
 from services.faces.concord.render import BASE, PORTAL
 from services.faces.concord.start import portal_start
 from contracts.concord import ConcordStarted
@@ -71,13 +72,18 @@ _TEXT, _BYTES = {"type": "string"}, {"type": "string", "format": "binary"}
 _ONE_ERRORS = (400, 404)
 _FORM = {"type": "object", "properties": {"name": {"type": "string"}, "fields": {"type": "array"}}}
 _SUBMITTED = {"type": "object", "properties": {"ok": {"type": "boolean"}, "errors": {"type": "object"}}}
+_VALUES = {"type": "object", "description": "the form's field values by name (a multipart form's file parts are files)"}
 ROUTES = [
     Route("GET", ONE + "/form", list_forms, "The forms a process waits on (Concord)", "concord",
           response={"type": "array"}, errors=_ONE_ERRORS),
     Route("GET", ONE + "/form/{formName}", get_form, "A waiting form's fields and values (Concord)", "concord",
           response=_FORM, errors=_ONE_ERRORS),
     Route("POST", ONE + "/form/{formName}", submit_form, "Submit a form (JSON or multipart); the process runs on",
-          "concord", response=_SUBMITTED, errors=(400, 404, 409, 413, 415), query=("sync",)),
+          "concord", body=_VALUES,
+          other_bodies=(("multipart/form-data", {**_VALUES, "minProperties": 1}), ("application/x-www-form-urlencoded", _VALUES)),
+          response=_SUBMITTED, errors=(400, 404, 408, 409, 413, 415), query=("sync",),
+          description="The values are checked against the waiting form's fields: a wrong one is 200 with `ok` false "
+                      "and the `errors` by field."),
     Route("POST", ONE + "/resume/{eventName}", resume_event, "Resume a flow waiting in a suspend step (Concord)",
           "concord", response={"type": "object"}, errors=(400, 404, 409)),
     Route("GET", ONE, get_process, "A process's status (Concord)", "concord", response=_ENTRY, errors=_ONE_ERRORS),
@@ -96,7 +102,7 @@ ROUTES = [
     Route("POST", ONE + "/attachment/{name:.+}", get_attachment, "Download an attachment (the document's POST)",
           "concord", response=_BYTES, response_media="application/octet-stream", errors=(400, 404, 416)),
     Route("GET", PORTAL + "/start", portal_start, "Start (with a token: 200 instanceId; a browser: the portal)", "concord",
-          role="browser", response=ConcordStarted, errors=(400, 404, 409, 422), query=("entryPoint",), also=((303, None),)),
+          role="browser", response=ConcordStarted, errors=(400, 404, 409, 422), query=(("entryPoint", ENTRY_POINT_SCHEMA),), also=((303, None),)),
     Route("GET", PORTAL + "/process/{id}", portal_page_view, "A process's page: start form and status", "concord",
           role="browser", response=_TEXT, response_media="text/html", errors=_ONE_ERRORS),
 ]

@@ -241,16 +241,46 @@ async def start_process(request: web.Request) -> web.Response:
     return _hal(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
 
 
+def _sort_parameter(fields: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """`sort=<field>[,<asc|desc>]` as `_sort` reads it: the direction in any case, or left empty."""
+    return "sort", {"type": "string", "pattern": f"^(?:{'|'.join(fields)})(?:,(?:[Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?)?$"}
+
+
+# What the form's schema cannot say: which parameters are valid is each script's own declaration.
+_INVOCATION_RULES = (
+    "`name` must name a registered script (else 404). Every text part other than `properties` and `startTime`, and "
+    "every item of `properties`, is a parameter that script declares, with a value of its type, each once, with "
+    "every required one given (else 422); a file part's filename is unique and a file parameter names a sent file "
+    "(422). Part names are text without control characters (an unreadable part header is 400)."
+)
 HAL = "application/hal+json"
 _PROCESS = {"type": "object", "description": "A DSpace process (HAL)"}
 _PAGE = {"type": "object", "description": "A HAL page"}
-_LIST = ("page", "size", "sort")
-_SEARCH_LIST = ("page", "size", ("sort", {"type": "string", "pattern": "^(startTime|endTime|creationTime)(,(asc|desc))?$"}))
+_LIST = ("page", "size", _sort_parameter(tuple(SORTS)))
+_SEARCH_LIST = ("page", "size", _sort_parameter(_SEARCH_SORTS))
+_STATUS = {"type": "string", "enum": list(render.WORDS), "description": "in any case"}
+# byProperty's three filters as one exploded object (each is still its own query parameter on the
+# wire), so that OpenAPI can say that one of them is needed; an empty one counts as absent.
+_BY_PROPERTY = {
+    "name": "property", "in": "query", "required": True, "style": "form", "explode": True,
+    "description": "userId (a user's UUID or name), scriptName and processStatus, each sent as its own query "
+                   "parameter: at least one of them, not empty (an empty one counts as absent)",
+    "schema": {
+        "type": "object",
+        "properties": {"userId": {"type": "string"}, "scriptName": {"type": "string"},
+                       "processStatus": {"anyOf": [_STATUS, {"const": ""}]}},
+        "anyOf": [
+            {"required": ["userId"], "properties": {"userId": {"minLength": 1}}},
+            {"required": ["scriptName"], "properties": {"scriptName": {"minLength": 1}}},
+            {"required": ["processStatus"], "properties": {"processStatus": _STATUS}},
+        ],
+    },
+}
 ROUTES = [
     Route("GET", P, list_processes, "Processes (yours; an admin's: all), filtered and paged", "dspace",
-          response=_PAGE, response_media=HAL, errors=(400,), query=(*_LIST, "script", "userId", "status", "parameter.<name>")),
+          response=_PAGE, response_media=HAL, errors=(400,), query=(*_LIST, "script", "userId", ("status", _STATUS), "parameter.<name>")),
     Route("GET", P + "/search/byProperty", search_by_property, "Processes by user, script or status", "dspace",
-          response=_PAGE, response_media=HAL, errors=(400,), query=(*_SEARCH_LIST, "userId", "scriptName", "processStatus")),
+          response=_PAGE, response_media=HAL, errors=(400,), query=_SEARCH_LIST, parameters=(_BY_PROPERTY,)),
     Route("GET", P + "/search/own", search_own, "Your processes", "dspace", response=_PAGE, response_media=HAL, errors=(400,), query=_SEARCH_LIST),
     Route("GET", f"{P}/{_ID}", get_process, "A process", "dspace", response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("DELETE", f"{P}/{_ID}", delete_process, "Stop a process if it runs, then delete it", "dspace",
@@ -266,5 +296,5 @@ ROUTES = [
           response=_PROCESS, response_media=HAL, errors=(404,)),
     Route("POST", S + "/{name}/processes", start_process, "Start a script (multipart: properties, file, startTime)",
           "dspace", body=ScriptInvocationForm, body_media="multipart/form-data", response=_PROCESS, response_media=HAL, status=202,
-          errors=(400, 404, 413, 422)),
+          errors=(400, 404, 413, 422), description=_INVOCATION_RULES),
 ]

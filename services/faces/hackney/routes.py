@@ -181,13 +181,19 @@ async def list_processes(request: web.Request) -> web.Response:
 
 
 _ERRORS = (400, 404, 409, 415, 422)
+# What the body's schema cannot say: what the process's current state permits.
+_UPDATE_RULES = (
+    "A trigger (in the path, or the body's `trigger` or `processTrigger`) must be one the current state permits "
+    "(else 400 \"Cannot trigger X from state Y\"), and leaving the state must meet its exit rules (409). "
+    "`processData.targetId`, when sent, is the process's own target (else 422)."
+)
 ROUTES = [
     Route("GET", BASE, list_processes, "Processes of a target (targetId, pageSize, paginationToken)", "hackney",
           response=HackneyPage, errors=(400,), query=("targetId", "pageSize", "paginationToken")),
     Route("GET", f"{BASE}/{{processName}}/{_ID}", get_process, "A process with its current and previous states",
           "hackney", response=HackneyProcess, errors=(400, 404), query=("asOf",)),
     Route("PATCH", f"{BASE}/{{processName}}/{_ID}", update_process, "Update a process; fire the body's trigger if any",
-          "hackney", body=HackneyUpdateIn, status=204, errors=_ERRORS),
+          "hackney", body=HackneyUpdateIn, status=204, errors=_ERRORS, description=_UPDATE_RULES),
     Route("PATCH", f"{BASE}/{{processName}}/{_ID}/{{trigger}}", update_process, "Fire a trigger with data",
-          "hackney", body=HackneyUpdateIn, status=204, errors=_ERRORS),
+          "hackney", body=HackneyUpdateIn, status=204, errors=_ERRORS, description=_UPDATE_RULES),
 ]

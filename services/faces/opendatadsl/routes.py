@@ -131,24 +131,36 @@ def _answer(result: DefinitionChanged, *, status: int = 200, headers: dict[str, 
 
 
 _DEFINITION_ERRORS = (400, 404, 409, 412, 413, 415, 422)
+# `events.definition.check_tag`: 1-64 letters, digits, '_', '.' or '-', not all digits (else 422).
+_TAG = {"name": "tag", "in": "path", "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]*[A-Za-z_.-][A-Za-z0-9_.-]*$", "maxLength": 64}}
+# What the body's schema cannot say (events/configuration.py checks it).
+_SAVE_RULES = (
+    "The key saved is `_id` (unless it is a version's 24-hex object id sent beside `_key`), else `_key`, else "
+    "`name`: 1-128 letters, digits, `_`, `.` or `-`, starting with a letter or digit, not a bare number (else 422). "
+    "A BPMN `workflow` must compile, and a state machine or Concord project must be one (422); a `workflow` "
+    "naming another process (`#key`) is a key. `cron` follows the grammar of docs/faces.md (else 400). No string "
+    "may hold a NUL character and no value may nest deeper than 32 levels (422)."
+)
 ROUTES = [
     Route("GET", "/api/process", build_info, "Build information for this service", "opendatadsl", role="public", response=BuildInfo),
     Route("GET", BASE, list_processes, "List process configurations (_limit, _skip, _sort, _distinct, field=value)",
           "opendatadsl", response=list[ProcessConfigurationOut], errors=(400,),
           query=("_limit", "_skip", "_sort", "_distinct")),
     Route("POST", BASE, save_process, "Create or update a process configuration", "opendatadsl", role="admin",
-          body=ProcessConfigurationIn, response=ProcessConfigurationOut, status=201, errors=_DEFINITION_ERRORS),
+          body=ProcessConfigurationIn, response=ProcessConfigurationOut, status=201, errors=_DEFINITION_ERRORS,
+          also=((200, ProcessConfigurationOut),), description=_SAVE_RULES),  # 200: saved unchanged
     Route("GET", BASE + "/{key}", get_process, "The current configuration, or as it was (asOf)", "opendatadsl",
           response=ProcessConfigurationOut, errors=(400, 404), query=("asOf",)),
     Route("PUT", BASE + "/{key}", rename_process, "Rename a process (body {\"_id\": new key})", "opendatadsl",
           role="admin", body=RenameIn, response=ProcessConfigurationOut, errors=_DEFINITION_ERRORS),
     Route("DELETE", BASE + "/{key}", rollback_process, "Roll back one version (the last one deletes the process)",
-          "opendatadsl", role="admin", response=ProcessConfigurationOut, errors=(404, 409, 412)),
+          "opendatadsl", role="admin", response=ProcessConfigurationOut, errors=(404, 409, 412), also=((204, None),)),
     Route("GET", BASE + "/{key}/{selector}", get_version, "A version by number or tag, or the version list (*)",
           "opendatadsl", response=ProcessConfigurationOut | list[VersionEntry], errors=(404,)),
     Route("DELETE", BASE + "/{key}/{selector}", delete_version_or_tag,
           "Delete a version (number), a tag (name) or the whole process (*)", "opendatadsl", role="admin",
-          response=ProcessConfigurationOut, errors=(404, 409, 412)),
+          response=ProcessConfigurationOut, errors=(404, 409, 412), also=((204, None),)),
     Route("PUT", BASE + "/{key}/{selector}/{tag}", tag_version, "Tag a version (the tag moves if used elsewhere)",
-          "opendatadsl", role="admin", response=ProcessConfigurationOut, errors=(400, 404, 409, 412, 422)),
+          "opendatadsl", role="admin", response=ProcessConfigurationOut, errors=(400, 404, 409, 412, 422), parameters=(_TAG,)),
 ]
