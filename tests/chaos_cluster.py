@@ -16,7 +16,9 @@ import json
 import os
 import signal
 import sys
+import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
@@ -27,7 +29,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from infra.event_store import EventStore
-from infra.kafka_broker import free_port
+from infra.kafka_broker import EmbeddedBroker, free_port
 from infra.postgres import create_pool
 from infra.projection_runner import ProjectionRunner
 from infra.transcoder import create_mapper
@@ -207,6 +209,77 @@ class Load:
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks)
+
+
+@dataclass
+class Rig:
+    """A started cluster and what the checks read it with."""
+
+    cluster: Cluster
+    headers: dict[str, str]
+    conn: asyncpg.Connection
+    pool: asyncpg.Pool
+    tally: KafkaTally
+
+
+@contextlib.asynccontextmanager
+async def chaos_rig(database_url: str, workdir: Path, lease_seconds: float) -> AsyncIterator[Rig]:
+    """A broker, three started `serve` processes on `database_url` and the `linear` BPMN app;
+    everything stopped on leaving, also when the block fails."""
+    async with contextlib.AsyncExitStack() as stack:
+        broker = EmbeddedBroker()
+        await broker.start()
+        stack.push_async_callback(broker.stop)
+        env = cluster_env(database_url, workdir / "data", broker.bootstrap, lease_seconds)
+        headers = await admin_headers(env)
+        conn = await asyncpg.connect(database_url)
+        stack.push_async_callback(conn.close)
+        pool = await create_pool(database_url, size=4)
+        stack.push_async_callback(pool.close)
+        tally = KafkaTally(broker.bootstrap)
+        stack.push_async_callback(tally.close)
+        cluster = Cluster(env, workdir / "logs")
+        stack.push_async_callback(cluster.stop)
+        await asyncio.gather(*(cluster.start(n) for n in range(3)))
+        await deploy(cluster, headers, {"_id": "linear", "workflow": LINEAR})
+        yield Rig(cluster, headers, conn, pool, tally)
+
+
+@dataclass
+class Kill:
+    """One SIGKILL: whom, what it held (the lease rows then), and the leases once taken over."""
+
+    pid: int
+    index: int
+    held: dict[str, asyncpg.Record]
+    after: dict[str, asyncpg.Record]
+    seconds: float  # from the kill until every lease it held had another holder
+
+
+async def kill_holder(rig: Rig, name: str) -> Kill:
+    """SIGKILL the holder of lease `name` (once it is held), wait until its leases are taken over,
+    start it again."""
+    async with asyncio.timeout(60):
+        while name not in (now := await leases(rig.conn)):
+            await asyncio.sleep(0.1)
+    pid = pid_of(now[name]["holder"])
+    held = {n: row for n, row in now.items() if pid_of(row["holder"]) == pid}
+    index = rig.cluster.index_of(pid)
+    killed = time.monotonic()
+    await rig.cluster.kill(index)
+    after = await taken_over(rig.conn, list(held), pid)
+    seconds = time.monotonic() - killed
+    await rig.cluster.start(index)
+    return Kill(pid, index, held, after, seconds)
+
+
+async def load_until(rig: Rig, acked: Acknowledged, *, runs: int, fires: int = 0, within: float = 90) -> None:
+    """Wait until `runs` more script runs were acknowledged and the cron schedule fired `fires` more times."""
+    runs += len(acked.script_runs)
+    fires += len(await cron_fires(rig.conn))
+    async with asyncio.timeout(within):
+        while len(acked.script_runs) < runs or len(await cron_fires(rig.conn)) < fires:
+            await asyncio.sleep(0.1)
 
 
 async def deploy(cluster: Cluster, headers: dict[str, str], *bodies: dict) -> None:

@@ -18,35 +18,24 @@ leases and load sizes), `CHAOS_LEASE_SECONDS` (default 3: every lease, so that c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import random
 import time
 from pathlib import Path
 
-import asyncpg
-
-from infra.kafka_broker import EmbeddedBroker
-from infra.postgres import create_pool
 from tests.chaos_cluster import (
-    LINEAR,
     Acknowledged,
-    Cluster,
-    KafkaTally,
     Load,
-    admin_headers,
-    cluster_env,
+    chaos_rig,
     cron_fires,
     deploy,
     kafka_check,
-    leases,
+    kill_holder,
+    load_until,
     lost_writes,
-    pid_of,
     quiesce,
     read_models_match_rebuild,
     stuck_runs,
-    taken_over,
     ticker,
     unfinished_runs,
 )
@@ -62,74 +51,42 @@ HEADER = ("cycle", "killed", "leases", "takeover s", "acked", "lost", "left runn
 async def test_chaos_soak(database_url: str, scratch_url: str, tmp_path: Path, report) -> None:
     rng = random.Random(SEED)
     print(f"\nchaos soak: {CYCLES} cycles, seed {SEED}, leases {LEASE:g} s, logs in {tmp_path / 'logs'}")
-    rows: list[list[object]] = []
-    async with contextlib.AsyncExitStack() as stack:
-        broker = EmbeddedBroker()
-        await broker.start()
-        stack.push_async_callback(broker.stop)
-        env = cluster_env(database_url, tmp_path / "data", broker.bootstrap, LEASE)
-        headers = await admin_headers(env)
-        conn = await asyncpg.connect(database_url)
-        stack.push_async_callback(conn.close)
-        pool = await create_pool(database_url, size=4)
-        stack.push_async_callback(pool.close)
-        tally = KafkaTally(broker.bootstrap)
-        stack.push_async_callback(tally.close)
-        cluster = Cluster(env, tmp_path / "logs")
-        stack.push_async_callback(cluster.stop)
-
-        await asyncio.gather(*(cluster.start(n) for n in range(3)))
-        await deploy(cluster, headers, {"_id": "linear", "workflow": LINEAR})
+    rows: list[list] = []
+    async with chaos_rig(database_url, tmp_path, LEASE) as rig:
         repeated_before = twice_before = 0
         for cycle in range(1, CYCLES + 1):
             began = time.monotonic()
-            await deploy(cluster, headers, ticker(enabled=True))
+            await deploy(rig.cluster, rig.headers, ticker(enabled=True))
             acked = Acknowledged()
-            load = Load(cluster, headers, acked)
+            load = Load(rig.cluster, rig.headers, acked)
             try:
-                # A random amount of load first, with every lease held.
-                first = rng.randint(3, 20)
-                async with asyncio.timeout(90):
-                    while len(held := await leases(conn)) < len(LEASE_NAMES) or len(acked.script_runs) < first:
-                        await asyncio.sleep(0.1)
-                name = rng.choice(LEASE_NAMES)
-                victim = pid_of(held[name]["holder"])
-                lost_leases = sorted(n for n, row in held.items() if pid_of(row["holder"]) == victim)
-                victim_index = cluster.index_of(victim)
-                killed = time.monotonic()
-                await cluster.kill(victim_index)
-                await taken_over(conn, lost_leases, victim)
-                takeover = time.monotonic() - killed
-                await cluster.start(victim_index)
-                runs, fires = len(acked.script_runs), len(await cron_fires(conn))
-                after = rng.randint(3, 20)
-                async with asyncio.timeout(90):
-                    while len(acked.script_runs) < runs + after or len(await cron_fires(conn)) < fires + 1:
-                        await asyncio.sleep(0.1)
+                # A random amount of load first, then the holder of a random lease killed.
+                await load_until(rig, acked, runs=rng.randint(3, 20))
+                kill = await kill_holder(rig, rng.choice(LEASE_NAMES))
+                await load_until(rig, acked, runs=rng.randint(3, 20), fires=1)
             finally:
                 await load.stop()
-            await deploy(cluster, headers, ticker(enabled=False))
-            if not await quiesce(conn, 60):
-                print("  not quiesced within 60 s:", *await stuck_runs(conn), sep="\n    ")
-            left = await unfinished_runs(conn)
-            lost = await lost_writes(conn, acked)
-            _, missing, repeated = await kafka_check(pool, tally)
-            stamps = await cron_fires(conn)
+            await deploy(rig.cluster, rig.headers, ticker(enabled=False))
+            if not await quiesce(rig.conn, 60):
+                print("  not quiesced within 60 s:", *await stuck_runs(rig.conn), sep="\n    ")
+            left = await unfinished_runs(rig.conn)
+            lost = await lost_writes(rig.conn, acked)
+            _, missing, repeated = await kafka_check(rig.pool, rig.tally)
+            stamps = await cron_fires(rig.conn)
             twice = len(stamps) - len(set(stamps))
-            differ = await read_models_match_rebuild(pool, scratch_url)
-            row = [cycle, f"serve {victim_index} (pid {victim})", "+".join(lost_leases), round(takeover, 1), acked.writes(),
-                   len(lost), left, missing, repeated - repeated_before, twice - twice_before,
+            differ = await read_models_match_rebuild(rig.pool, scratch_url)
+            row = [cycle, f"serve {kill.index} (pid {kill.pid})", "+".join(sorted(kill.held)), round(kill.seconds, 1),
+                   acked.writes(), len(lost), left, missing, repeated - repeated_before, twice - twice_before,
                    "yes" if not differ else f"no: {', '.join(differ)}", round(time.monotonic() - began, 1)]
             repeated_before, twice_before = repeated, twice
             rows.append(row)
             print("  " + "  ".join(f"{h}={v}" for h, v in zip(HEADER, row)), flush=True)
             for line in lost[:5]:
                 print(f"    lost: {line}")
-
-        problems = cluster.problems()
-    totals = ["total", f"{len(rows)} kills", "", round(sum(r[3] for r in rows) / len(rows), 1)]  # type: ignore[misc]
-    totals += [sum(r[i] for r in rows) for i in range(4, 10)]  # type: ignore[misc]
-    totals += ["yes" if all(r[10] == "yes" for r in rows) else "no", round(sum(r[11] for r in rows), 1)]  # type: ignore[misc]
+        problems = rig.cluster.problems()
+    totals = ["total", f"{len(rows)} kills", "", round(sum(r[3] for r in rows) / len(rows), 1)]
+    totals += [sum(r[i] for r in rows) for i in range(4, 10)]
+    totals += ["yes" if all(r[10] == "yes" for r in rows) else "no", round(sum(r[11] for r in rows), 1)]
     report.table(f"Chaos soak: {len(rows)} cycles, seed {SEED} (takeover: mean seconds from SIGKILL)", HEADER, [*rows, totals])
     print(f"  error lines in the services' logs: {len(problems)}", *problems[:10], sep="\n    ")
     assert all(r[5] == 0 for r in rows), "acknowledged writes lost"
