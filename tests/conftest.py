@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -57,21 +58,37 @@ async def template_url(admin_url: str) -> str:
     return url
 
 
-@pytest.fixture
-async def database_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
-    """A fresh database holding the schema and nothing else."""
+@contextlib.asynccontextmanager
+async def fresh_database(admin_url: str) -> AsyncIterator[str]:
+    """A new database cloned from the template (the schema, nothing else), dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     finally:
         await conn.close()
-    yield with_database(admin_url, name)
-    conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        yield with_database(admin_url, name)
     finally:
-        await conn.close()
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+async def database_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
+    """A fresh database holding the schema and nothing else."""
+    async with fresh_database(admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def scratch_url(admin_url: str, template_url: str) -> AsyncIterator[str]:
+    """A second fresh database, e.g. to rebuild read models in beside a running service."""
+    async with fresh_database(admin_url) as url:
+        yield url
 
 
 @pytest.fixture

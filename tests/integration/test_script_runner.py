@@ -15,7 +15,8 @@ from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from infra.settings import Settings
 from services.bootstrap import Runtime, runtime
-from services.scripts.worker import LOST, SHUTDOWN, running_script_worker
+from services.scripts.runner import RunControl
+from services.scripts.worker import LOST, SHUTDOWN, ScriptWorker, running_script_worker
 from services.instances.commands import CreateInstance
 from services.definitions.commands import SaveDefinition
 from services.scripts.commands import StartProcess
@@ -251,6 +252,49 @@ async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_setti
             "INSERT INTO script_run_claims (instance_id, request_version, worker, lease_until)"
             " SELECT instance_id, request_version, 'dead', now() - interval '1 second' FROM script_task_view"
         )
+        async with running_script_worker(rt):
+            instance = await finished(rt, started.id)
+        assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {LOST}")
+
+
+async def test_a_run_claimed_while_a_renewal_is_on_its_way_is_not_taken_for_lost(script_settings: Settings) -> None:
+    """The chaos test's run left RUNNING, step by step: a claim commits while the heartbeat's
+    renewal is on its way, so the renewal's answer does not name it. The run must be kept:
+    judged lost, its script was killed and never reported while its claim was renewed for good."""
+    async with runtime(script_settings) as rt:
+        await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+        worker = ScriptWorker(rt, rt.script_runner, rt.local_runs, concurrency=1, lease_seconds=60)
+        renew, crossed = worker.claims.renew, []
+
+        async def renew_crossing_a_claim(*args: object) -> set:
+            held = await renew(*args)  # the renewal's UPDATE has run ...
+            claim = await worker.claims.next()  # ... and only now is the run claimed and started
+            worker.local.controls[claim.key] = control = RunControl()
+            crossed.append(control)
+            return held
+
+        worker.claims.renew = renew_crossing_a_claim  # type: ignore[method-assign]
+        await worker.beat()
+        [control] = crossed
+        assert control.reason is None  # running here, not "lost"
+        worker.claims.renew = renew  # type: ignore[method-assign]
+        await worker.beat()
+        assert control.reason is None
+        row = await rt.pool.fetchrow(
+            "SELECT worker, attempts, done, lease_until > clock_timestamp() AS live FROM script_run_claims")
+        assert dict(row) == {"worker": worker.claims.worker, "attempts": 1, "done": False, "live": True}
+
+
+async def test_a_claim_whose_run_is_not_alive_here_runs_out_and_the_next_worker_fails_it(script_settings: Settings) -> None:
+    """The heartbeat renews the runs alive here only: a claim its worker holds without running
+    it (the run ended without giving it back) runs out, and the next claimant fails the run."""
+    async with runtime(script_settings) as rt:
+        started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+        worker = ScriptWorker(rt, rt.script_runner, rt.local_runs, concurrency=1, lease_seconds=60)
+        assert await worker.claims.next() is not None  # claimed, but nothing of it runs here
+        await rt.pool.execute("UPDATE script_run_claims SET lease_until = clock_timestamp() - interval '1 second'")
+        await worker.beat()
+        assert await rt.pool.fetchval("SELECT lease_until <= clock_timestamp() FROM script_run_claims")
         async with running_script_worker(rt):
             instance = await finished(rt, started.id)
         assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {LOST}")
