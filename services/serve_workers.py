@@ -5,7 +5,8 @@ the embedded Kafka broker), then runs N ordinary `procession serve` processes bo
 SO_REUSEPORT, so the kernel spreads connections over them. Each child is a full service
 (projections, relay, scheduler, script worker); the singleton jobs hold PostgreSQL leases and
 the projections lock their positions, so the children coordinate exactly as separate nodes on
-separate machines would. A child that dies is started again; SIGTERM or SIGINT stops them all.
+separate machines would. A child that dies is started again; SIGTERM or SIGINT stops them all,
+and so does the parent's death, however it dies: each child gets SIGTERM from the kernel then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import sys
 
 from infra import metrics
+from infra.child_processes import dies_with_parent
 from infra.kafka_broker import EmbeddedBroker
 from infra.postgres import start_embedded
 from infra.settings import Settings
@@ -75,7 +77,7 @@ async def supervise(settings: Settings, workers: int) -> int:
 
 async def _keep_running(number: int, command: list[str], env: dict[str, str], stopping: asyncio.Event) -> None:
     while not stopping.is_set():
-        process = await asyncio.create_subprocess_exec(*command, env=env)
+        process = await asyncio.create_subprocess_exec(*command, env=env, preexec_fn=dies_with_parent(signal.SIGTERM))
         log.info("worker %d started (pid %d)", number, process.pid)
         stop = asyncio.create_task(stopping.wait())
         exited = asyncio.create_task(process.wait())
