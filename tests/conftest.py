@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from infra import postgres_guard
 from infra.postgres import create_pool
@@ -19,6 +20,11 @@ from services.bootstrap import migrate_all
 from tests.session_hygiene import pytest_configure, pytest_sessionfinish  # noqa: F401 - pytest's hooks
 
 TEMPLATE = "procession_template"
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) draws the same examples on every run, so that a red run
+# is one anybody can repeat; elsewhere each run draws new ones and explores further.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def with_database(url: str, name: str) -> str:
