@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["dies_with_parent", "own_group", "running", "stop_group"]
+__all__ = ["dies_with_parent", "own_group", "prctl", "running", "stop_group"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -38,14 +38,19 @@ def _load_prctl() -> Callable[..., int] | None:
 _prctl = _load_prctl()
 
 
+def prctl(option: int, value: int) -> bool:
+    """prctl(2) with one argument; False where it failed or there is none (not Linux)."""
+    return _prctl is not None and _prctl(option, value, 0, 0, 0) == 0
+
+
 def dies_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
     """A `preexec_fn` that has the child receive `sig` when this process dies (None off Linux)."""
     if _prctl is None:
         return None
-    prctl, parent = _prctl, os.getpid()
+    parent = os.getpid()
 
     def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(sig))
         if os.getppid() != parent:  # the parent died before the request was made
             os.kill(os.getpid(), sig)
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import secrets
 import signal
@@ -35,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.child_processes import running
+from infra.child_processes import prctl, running
 
 TAG = "PYTEST_PROCESSION_SESSION"  # not PROCESSION_*: tests strip those from the services' environment
 SETTLE_SECONDS = 10.0  # what is stopping as the session ends (a released watchdog, say) may finish first
@@ -127,13 +125,6 @@ def stop(found: Iterable[Found]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _become_subreaper() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
@@ -144,7 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # no /proc to look at (not Linux), or installed twice
     # Ours alone, even where the variable is set already (.ci/run sets a prefix, to find us).
     tag = os.environ[TAG] = f"{os.environ.get(TAG, '')}{os.getpid()}-{secrets.token_hex(6)}"
-    _become_subreaper()
+    prctl(_PR_SET_CHILD_SUBREAPER, 1)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     # Our end of the pipe is never inherited (O_CLOEXEC) nor closed: the kernel closes it when we end.
