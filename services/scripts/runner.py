@@ -6,7 +6,9 @@ like `docs/a.txt` lands in `docs/`, never outside the directory nor in `output/`
 environment of PATH and LANG only. Arguments are separate argv entries: no shell ever sees
 them. Limits: wall time (killed, failed "timed out"), address space (RLIMIT_AS) and output
 size (killed, failed). A stop request sends SIGTERM to the script's process group, then
-SIGKILL to whatever is left of the group after a grace period.
+SIGKILL to whatever is left of the group after a grace period. A script never outlives its service
+process: the kernel SIGKILLs it when that process dies (a SIGKILLed `serve` too), and the run's
+lease then lets the next claimant fail it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from events.errors import DomainError, InvalidInput
 from infra.archives import UnsafeArchive, path_under
 from infra.blob_store import BlobStore
+from infra.child_processes import dies_with_parent
 from infra.event_store import EventStore
 from services.instances.journal import InstanceJournal
 from services.scripts.output_batcher import OutputBatcher
@@ -60,9 +63,13 @@ class RunControl:
 
 
 def _limits(memory_bytes: int) -> Any:
+    orphaned = dies_with_parent()
+
     def apply() -> None:  # runs in the child between fork and exec
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if orphaned is not None:
+            orphaned()
     return apply
 
 
