@@ -18,7 +18,8 @@ RUN pip install --no-cache-dir . && useradd --uid 10001 --create-home procession
 USER procession
 VOLUME ["/data"]
 EXPOSE 8080
-# SIGTERM starts the graceful shutdown (PROCESSION_SHUTDOWN_GRACE_SECONDS, 25 s by default).
+# SIGTERM starts the graceful shutdown, over within PROCESSION_SHUTDOWN_TIMEOUT_SECONDS (20 s by
+# default); `docker stop` SIGKILLs after 10 s: use `docker stop -t 30`, or see docs/operations.md.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"]

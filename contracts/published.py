@@ -29,6 +29,11 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
 
 
+def _token() -> Any:
+    # Task-level events name the token (execution) at their element; older events read the root token.
+    return Field("1", description='The token (execution) at the element: "1" is the root token, which events recorded before tokens read')
+
+
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -115,6 +120,7 @@ class InstanceTaskStarted(_Data):
     triggers: list[str]
     assignment: dict[str, Any] | None
     user: str
+    token: str = _token()
 
 
 class InstanceTaskEnded(_Data):
@@ -122,17 +128,49 @@ class InstanceTaskEnded(_Data):
     action: str | None
     trigger: str | None
     user: str
+    token: str = _token()
 
 
 class InstanceTaskAbandoned(_Data):
     element_id: str
     action: str | None
     user: str
+    token: str = _token()
 
 
 class InstanceEnded(_Data):
     end_event: str
     via: list[str]
+    user: str
+    token: str = _token()
+
+
+class InstanceTokenForked(_Data):
+    element_id: str
+    token: str
+    children: list[str]
+    flows: list[str]
+    user: str
+
+
+class InstanceTokenArrived(_Data):
+    element_id: str
+    via: list[str]
+    token: str
+    user: str
+
+
+class InstanceTokensJoined(_Data):
+    element_id: str
+    joined: list[str]
+    token: str
+    user: str
+
+
+class InstanceTokenEnded(_Data):
+    end_event: str
+    via: list[str]
+    token: str
     user: str
 
 
@@ -156,16 +194,19 @@ class InstanceAutomatedTaskRequested(_Data):
     script: str
     parameters: dict[str, Any]
     delay_seconds: float = Field(0.0, description="No run starts before this many seconds after the event (a retry's delay)")
+    token: str = _token()
 
 
 class InstanceAutomatedTaskCompleted(_Data):
     element_id: str
     result: dict[str, Any]
+    token: str = _token()
 
 
 class InstanceAutomatedTaskFailed(_Data):
     element_id: str
     error: str
+    token: str = _token()
 
 
 class InstanceOutputAppended(_Data):
@@ -260,6 +301,10 @@ PUBLISHED: dict[str, type[BaseModel]] = {
     "ProcessInstance.TaskEnded": InstanceTaskEnded,
     "ProcessInstance.TaskAbandoned": InstanceTaskAbandoned,
     "ProcessInstance.Ended": InstanceEnded,
+    "ProcessInstance.TokenForked": InstanceTokenForked,
+    "ProcessInstance.TokenArrived": InstanceTokenArrived,
+    "ProcessInstance.TokensJoined": InstanceTokensJoined,
+    "ProcessInstance.TokenEnded": InstanceTokenEnded,
     "ProcessInstance.FormDataSubmitted": InstanceFormDataSubmitted,
     "ProcessInstance.DocumentAttached": InstanceDocumentAttached,
     "ProcessInstance.AssignmentChanged": InstanceAssignmentChanged,

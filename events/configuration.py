@@ -9,10 +9,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from events.bpmn import WorkflowError
+from events.concord.compiler import is_concord
 from events.cron import CronError, parse_cron
 from events.errors import InvalidInput, MalformedInput
-from events.workflow import compile_workflow, is_concord, is_xml
+from events.flows.bpmn import WorkflowError
+from events.workflow import compile_workflow, is_xml
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # Deeper values cannot be serialised into an event (orjson stops at 254 levels).

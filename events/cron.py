@@ -9,8 +9,13 @@ Grammar (a product decision; all times are UTC):
 - In every field ``*`` and ``?`` mean "any"; also numbers, ranges ``a-b``, lists
   ``a,b``, steps ``*/n``, ``a-b/n`` and ``a/n`` (from a to the top of the field);
   names JAN-DEC and SUN-SAT in any case.
-- When day-of-month and day-of-week are both restricted (neither is ``*``/``?``),
-  a day matching either one fires, as in Vixie cron.
+- The two day fields (cron(5)): when both are restricted, a day matching either one
+  fires (``30 4 1,15 * 5``: the 1st, the 15th and every Friday); when one is not, a day
+  must match both. A field that *starts with* ``*`` or ``?`` is not restricted, whatever
+  follows: ``*/2`` is unrestricted, ``1-31/2`` is restricted, though both name the odd
+  days. That is how Vixie cron and cronie decide it (``entry.c`` looks at the field's first
+  character), so ``0 0 */2 * MON`` fires on odd-dated Mondays and ``0 0 1-31/2 * MON`` on odd
+  days and on Mondays.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ _DOM, _MONTH = _Spec("day-of-month", 1, 31), _Spec("month", 1, 12, _MONTHS)
 _DOW_STANDARD = _Spec("day-of-week", 0, 7, _DAYS)
 _DOW_QUARTZ = _Spec("day-of-week", 1, 7, {d: i + 1 for d, i in _DAYS.items()})
 _YEAR = _Spec("year", 1970, 2199)
-_ANY = ("*", "?")
+_ANY = "*?"  # "any": the whole field, and a day field that does not restrict
 _VALUE = r"[0-9]+|[A-Za-z]+"
 _ITEM = re.compile(
     rf"(?:(?P<any>[*?])|(?P<lo>{_VALUE})(?:-(?P<hi>{_VALUE}))?)(?:/(?P<step>[0-9]+))?"
@@ -73,8 +78,7 @@ class CronSchedule:
     months: tuple[int, ...]
     days_of_week: tuple[int, ...]
     years: tuple[int, ...]
-    any_day_of_month: bool
-    any_day_of_week: bool
+    either_day: bool  # both day fields restricted: a day matching either fires (else both must match)
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first fire strictly after `moment` (aware, UTC result), or None if none is left."""
@@ -125,9 +129,7 @@ class CronSchedule:
     def _day_matches(self, t: datetime) -> bool:
         dom = _has(self.days_of_month, t.day)
         dow = _has(self.days_of_week, t.isoweekday() % 7)
-        if self.any_day_of_month or self.any_day_of_week:
-            return dom and dow
-        return dom or dow
+        return (dom or dow) if self.either_day else (dom and dow)
 
 
 def parse_cron(expression: str) -> CronSchedule:
@@ -161,8 +163,8 @@ def parse_cron(expression: str) -> CronSchedule:
         months=tuple(sorted(months)),
         days_of_week=tuple(sorted(dows)),
         years=tuple(sorted(years)),
-        any_day_of_month=parts[3] in _ANY,
-        any_day_of_week=parts[5] in _ANY,
+        # The first character decides, as in Vixie cron and cronie (see the module docstring).
+        either_day=parts[3][0] not in _ANY and parts[5][0] not in _ANY,
     )
 
 

@@ -1,8 +1,11 @@
 """A process instance: one run of a definition version through its flow graph.
 
-Invariant: an instance is always at exactly one place in its graph (not started, one task,
-or finished), it moves only along the graph's flows, and its state is the fold of its events;
-the graph is passed in by the caller, compiled from the definition version the instance records.
+Invariant: an instance is not started, finished, or has one or more tokens each active at a task
+(or waiting at a parallel join); `element`, `element_kind` and `triggers` show the first active
+token (the one entered earliest), so a one-token flow reads as before. It it moves only as its graph's program decides, and its state is the fold of its
+events; the graph is passed in by the caller, compiled from the definition version the instance
+records. The commands check what holds whatever the engine, then delegate the decision to the
+graph's `Program` (events/flows/program.py), which records the events below on the instance.
 """
 
 from __future__ import annotations
@@ -12,19 +15,15 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from events.concord_instance import ConcordFlow, ConcordProgram, deadline_of
-from events.concord_runtime import set_path
-from events.engine import (
-    FlowConflict, InvalidTrigger, Step, choose, entry_assignment, exit_problems, fire, next_steps,
-    permitted_triggers, start_step, unnamed,
-)
 from events.errors import Conflict, NotFound
 from events.expressions import Facts
-from events.flow import FlowGraph, NodeKind
-from events.instance_state import InstanceStatus, Visit
+from events.flows.engine import FlowConflict, InvalidTrigger, next_steps
+from events.flows.graph import FlowGraph, NodeKind
+from events.flows.program import Program
+from events.instance_state import ROOT_TOKEN, InstanceStatus, Token, Visit, deadline_of
+from events.variables import set_path
 
 S = InstanceStatus
-_COMPLETE_PROCESS_LIMIT = 100
 
 
 def line_time(moment: datetime) -> str:
@@ -32,11 +31,11 @@ def line_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class ProcessInstance(ConcordFlow, Aggregate):
+class ProcessInstance(Aggregate):
     """The instance aggregate; commands check, then record past-tense events.
 
-    A Concord project's instance runs its steps in the command path (see `ConcordFlow`); its
-    steps, variables and form waits are the Flow*/Variables*/Form* events below.
+    A Concord project's instance runs its steps in the command path (events/concord/program.py);
+    its steps, variables and form waits are the Flow*/Variables*/Form* events below.
     """
 
     class Created(Aggregate.Created):
@@ -65,9 +64,12 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.status, i.started_at, i.start_event, i.flow = S.RUNNING, self.timestamp, self.start_event, 1
+            i.tokens_made = 1
             i.visits.append(Visit("start", self.start_event, 1, self.timestamp, ended=self.timestamp))
 
     class TaskStarted(Aggregate.Event):
+        """A token entered a task (`token`: which one; events recorded before tokens read the root token)."""
+
         element_id: str
         kind: str
         name: str | None
@@ -76,12 +78,13 @@ class ProcessInstance(ConcordFlow, Aggregate):
         triggers: list[str]
         assignment: dict[str, Any] | None
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
             i.delivered = False
-            i.element, i.element_kind, i.triggers = self.element_id, self.kind, list(self.triggers)
-            i.status = S.RUNNING if self.kind == NodeKind.SERVICE_TASK else S.WAITING
+            i.tokens[self.token] = Token(self.token, self.element_id, self.kind, tuple(self.triggers))
+            i.show_tokens()
             if self.assignment is not None:
                 i.assignment = dict(self.assignment)
             i.visits.append(Visit("task", self.element_id, i.flow, self.timestamp, self.name, self.task_type, list(self.triggers)))
@@ -91,28 +94,98 @@ class ProcessInstance(ConcordFlow, Aggregate):
         action: str | None
         trigger: str | None
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
-            i.close_visit(self.timestamp, self.trigger or "completed")
+            i.close_visit(self.timestamp, self.trigger or "completed", self.element_id)
+            i.tokens.pop(self.token, None)
+            i.show_tokens()
 
     class TaskAbandoned(Aggregate.Event):
         element_id: str
         action: str | None
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
-            i.close_visit(self.timestamp, "abandoned")
+            i.close_visit(self.timestamp, "abandoned", self.element_id)
+            i.tokens.pop(self.token, None)
+            i.show_tokens()
 
     class Ended(Aggregate.Event):
+        """A token reached an end event, and with it the instance ended."""
+
         end_event: str
         via: list[str]
         user: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.flow += 1
+            i.tokens.clear()
+            i.joins.clear()
             i.status, i.ended_at, i.end_event = S.COMPLETED, self.timestamp, self.end_event
             i.element, i.element_kind, i.triggers = self.end_event, NodeKind.END_EVENT, []
             i.visits.append(Visit("end", self.end_event, i.flow, self.timestamp, ended=self.timestamp))
+
+    class TokenForked(Aggregate.Event):
+        """A token left a parallel gateway: `children` (one per outgoing flow in `flows`) replace it."""
+
+        element_id: str
+        token: str
+        children: list[str]
+        flows: list[str]
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.tokens.pop(self.token, None)
+            for child in self.children:
+                i.tokens[child] = Token(child, self.element_id, NodeKind.PARALLEL_GATEWAY)
+            i.tokens_made += len(self.children)
+
+    class TokenArrived(Aggregate.Event):
+        """A token reached a parallel join along `via` (its last flow) and waits for the other branches."""
+
+        element_id: str
+        via: list[str]
+        token: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.tokens.pop(self.token, None)
+            i.joins.setdefault(self.element_id, {}).setdefault(self.via[-1], []).append(self.token)
+            i.show_tokens()
+
+    class TokensJoined(Aggregate.Event):
+        """A parallel join had a token on every incoming flow: those `joined` end, one `token` goes on."""
+
+        element_id: str
+        joined: list[str]
+        token: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            waiting = i.joins.get(self.element_id, {})
+            for flow in list(waiting):
+                waiting[flow] = [t for t in waiting[flow] if t not in self.joined]
+                if not waiting[flow]:
+                    del waiting[flow]
+            if not waiting:
+                i.joins.pop(self.element_id, None)
+            i.tokens[self.token] = Token(self.token, self.element_id, NodeKind.PARALLEL_GATEWAY)
+            i.tokens_made += 1
+
+    class TokenEnded(Aggregate.Event):
+        """A token reached an end event while others are still active, so the instance goes on."""
+
+        end_event: str
+        via: list[str]
+        token: str
+        user: str
+
+        def apply(self, i: ProcessInstance) -> None:
+            i.tokens.pop(self.token, None)
+            i.show_tokens()
 
     class FormDataSubmitted(Aggregate.Event):
         form_data: dict[str, Any]
@@ -144,6 +217,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
         script: str
         parameters: dict[str, Any]
         delay_seconds: float = 0.0  # absent from events recorded before it existed: the class default reads 0
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task = self.element_id
@@ -151,6 +225,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
     class AutomatedTaskCompleted(Aggregate.Event):
         element_id: str
         result: dict[str, Any]
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task, i.results[self.element_id] = None, dict(self.result)
@@ -158,6 +233,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
     class AutomatedTaskFailed(Aggregate.Event):
         element_id: str
         error: str
+        token: str = ROOT_TOKEN
 
         def apply(self, i: ProcessInstance) -> None:
             i.pending_task = None
@@ -209,12 +285,14 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
         def apply(self, i: ProcessInstance) -> None:
             i.status, i.ended_at, i.pending_task = S.STOPPED, self.timestamp, None
+            i.tokens.clear()
 
     class Failed(Aggregate.Event):
         reason: str
 
         def apply(self, i: ProcessInstance) -> None:
             i.status, i.ended_at, i.failure, i.pending_task = S.FAILED, self.timestamp, self.reason, None
+            i.tokens.clear()
 
     class Deleted(Aggregate.Event):
         user: str
@@ -223,7 +301,7 @@ class ProcessInstance(ConcordFlow, Aggregate):
         def apply(self, i: ProcessInstance) -> None:
             i.deleted = True
 
-    # --- Concord flows (see events/concord_instance.py) ---------------------------------------
+    # --- Concord flows (see events/concord/program.py) -----------------------------------
 
     class FlowStarted(Aggregate.Event):
         """A Concord flow began: which flow, under which profiles, timeout and limits."""
@@ -310,6 +388,9 @@ class ProcessInstance(ConcordFlow, Aggregate):
         self.element: str | None = None  # the current task, or the end event reached
         self.element_kind: str | None = None
         self.triggers: list[str] = []
+        self.tokens: dict[str, Token] = {}  # the active executions by id, in the order they entered their tasks
+        self.tokens_made = 0  # how many tokens the flow has made: the next one is named str(tokens_made + 1)
+        self.joins: dict[str, dict[str, list[str]]] = {}  # tokens waiting at a parallel join, by gateway and incoming flow
         self.flow = 0  # how many elements the flow has entered (a face may number steps by it)
         self.visits: list[Visit] = []
         self.pending_task: str | None = None
@@ -339,13 +420,33 @@ class ProcessInstance(ConcordFlow, Aggregate):
         """The task the instance is at, while it is running or waiting."""
         return self.element if self.status in (S.RUNNING, S.WAITING) and self.element_kind != NodeKind.END_EVENT else None
 
+    def token_at(self, element_id: str) -> str:
+        """The id of the token active at an element (the root token when none is: the flow is starting)."""
+        return next((t.id for t in self.tokens.values() if t.element_id == element_id), ROOT_TOKEN)
+
     def facts(self, action: str | None = None, *, delivered: bool = False) -> Facts:
         """The data conditions and exit rules look at (`delivered`: the caller vouches the awaited data came)."""
         return Facts(self.form_data, tuple(self.documents), self.parameters, action, self.delivered or delivered)
 
-    def close_visit(self, when: datetime, outcome: str) -> None:
-        """End the open visit, keeping the data as it stood (used by apply handlers only)."""
-        visit = self.visits[-1]
+    def active_tasks(self, graph: FlowGraph) -> list[str]:
+        """The tasks active tokens wait at, in document order (Altinn's `currentTask` is the first user task)."""
+        active = {t.element_id for t in self.tokens.values() if t.kind != NodeKind.PARALLEL_GATEWAY}
+        return [n for n in graph.nodes if n in active]
+
+    def show_tokens(self) -> None:
+        """Show the first active task token as `element` and set the status (used by apply handlers only)."""
+        at_tasks = [t for t in self.tokens.values() if t.kind != NodeKind.PARALLEL_GATEWAY]
+        if at_tasks:
+            first = at_tasks[0]
+            self.element, self.element_kind, self.triggers = first.element_id, first.kind, list(first.triggers)
+            # Waiting while a person can act on any token; running while only workers can.
+            waiting = any(t.kind != NodeKind.SERVICE_TASK for t in at_tasks)
+            self.status = S.WAITING if waiting else S.RUNNING
+
+    def close_visit(self, when: datetime, outcome: str, element_id: str | None = None) -> None:
+        """End the open visit (of `element_id`), keeping the data as it stood (used by apply handlers only)."""
+        visit = next((v for v in reversed(self.visits) if v.ended is None and element_id in (None, v.element_id)),
+                     self.visits[-1])
         visit.ended, visit.outcome = when, outcome
         visit.form_data, visit.documents, visit.assignment = dict(self.form_data), list(self.documents), dict(self.assignment)
 
@@ -356,36 +457,39 @@ class ProcessInstance(ConcordFlow, Aggregate):
         self._require_not_started()
         self.trigger_event(self.Scheduled, start_at=start_at, user=user)
 
-    def start(self, graph: FlowGraph, start_event: str | None, user: str) -> None:
-        """Start the flow at a start event and move to the first task."""
+    def check_start(self, graph: FlowGraph, start_event: str | None) -> None:
+        """Refuse now a start event the flow could not start at later (a scheduled start); records nothing."""
         self._require_not_started()
-        if isinstance(graph.program, ConcordProgram):
-            self.start_concord(graph.program, start_event, user)
-            return
-        chosen, step = start_step(graph, start_event, self.facts())
-        self.trigger_event(self.Started, start_event=chosen, user=user)
-        self._enter(graph, step, user)
+        _engine(graph).check_start(graph, self, start_event)
+
+    def start(self, graph: FlowGraph, start_event: str | None, user: str) -> None:
+        """Start the flow at a start event and run it to its first wait or its end."""
+        self._require_not_started()
+        _engine(graph).start(graph, self, start_event, user)
 
     def next(self, graph: FlowGraph, target: str | None, action: str | None, user: str, *, delivered: bool = False) -> str:
         """Leave the current user task for `target` (or the only reachable element); returns it.
 
-        `delivered`: the caller (an admin) vouches that the data a task waits for has come.
+        `delivered`: the caller (an admin) vouches that the data a task waits for has come. With
+        several tokens active, `target` may name an active user task (it is left along its only way
+        on); otherwise the task left is the first active user task, in document order, from which
+        `target` can be reached (or simply the first).
         """
         current = self._waiting_task()
-        self._not_concord(graph)
-        action = action or graph.node(current).default_action
-        step = choose(graph, current, self.facts(action), target)
-        self._leave(graph, step, action, None, user, delivered=delivered)
-        return step.target
+        tasks = [t for t in self.active_tasks(graph) if graph.node(t).kind is not NodeKind.SERVICE_TASK]
+        if len(tasks) > 1:
+            if target in tasks:
+                current, target = target, None
+            else:
+                reaching = [t for t in tasks if target in {s.target for s in next_steps(graph, t, self.facts(action))}]
+                current = (reaching or tasks)[0]
+        return _engine(graph).move_on(graph, self, current, target, action, user, delivered=delivered)
 
     def fire(self, graph: FlowGraph, trigger: str, user: str) -> str:
         """Fire a named trigger of the current state (Hackney); returns the state entered."""
         if self.deleted or self.status is not S.WAITING or self.element is None:
             raise InvalidTrigger(f"Cannot trigger {trigger} from state {self.element or self.status}", [f"trigger: {trigger!r} is not permitted"])
-        self._not_concord(graph)
-        step = fire(graph, self.element, trigger, self.facts())
-        self._leave(graph, step, None, trigger, user)
-        return step.target
+        return _engine(graph).fire(graph, self, trigger, user)
 
     def complete_process(self, graph: FlowGraph, user: str) -> list[str]:
         """Move task by task towards an end; the problems where it had to stop (empty at an end).
@@ -393,19 +497,9 @@ class ProcessInstance(ConcordFlow, Aggregate):
         It stops without a problem at an automated task: its worker moves the flow on, and the
         caller (the application service) decides whether to wait for it and go on.
         """
-        if self.pending_task is not None and self.status is S.RUNNING and not self.deleted:
-            self._not_concord(graph)
-            return []
-        self._waiting_task()
-        self._not_concord(graph)
-        for _ in range(_COMPLETE_PROCESS_LIMIT):
-            if self.status is not S.WAITING:
-                return []
-            try:
-                self.next(graph, None, None, user)
-            except FlowConflict as stop:
-                return [stop.detail, *stop.problems]
-        return ["possible loop: the process did not end within 100 steps"]
+        if self.pending_task is None or self.status is not S.RUNNING or self.deleted:
+            self._waiting_task()
+        return _engine(graph).complete_process(graph, self, user)
 
     def submit(self, form_data: dict[str, Any], user: str) -> None:
         """Merge submitted form fields into the instance's form data."""
@@ -430,25 +524,31 @@ class ProcessInstance(ConcordFlow, Aggregate):
     def complete_automated(self, graph: FlowGraph, element_id: str, result: dict[str, Any], user: str) -> None:
         """A worker finished an automated task: record it and move the flow on."""
         self._require_pending(element_id)
-        if isinstance(graph.program, ConcordProgram):
-            self.concord_task_done(graph.program, element_id, result, None, user)
-            return
-        self.trigger_event(self.AutomatedTaskCompleted, element_id=element_id, result=result)
-        steps = unnamed(next_steps(graph, element_id, self.facts()))
-        if len(steps) != 1:
-            self.trigger_event(self.Failed, reason=f"{len(steps)} elements can follow automated task {element_id}, not one")
-            return
-        self.trigger_event(self.TaskEnded, element_id=element_id, action=None, trigger=None, user=user)
-        self._enter(graph, steps[0], user)
+        _engine(graph).task_done(graph, self, element_id, result, None, user)
 
-    def fail_automated(self, element_id: str, error: str, graph: FlowGraph | None = None, user: str = "system") -> None:
+    def fail_automated(self, graph: FlowGraph, element_id: str, error: str, user: str) -> None:
         """A worker could not finish an automated task: the instance fails (a Concord flow may handle it)."""
         self._require_pending(element_id)
-        if graph is not None and isinstance(graph.program, ConcordProgram):
-            self.concord_task_done(graph.program, element_id, None, error, user)
-            return
-        self.trigger_event(self.AutomatedTaskFailed, element_id=element_id, error=error)
-        self.trigger_event(self.Failed, reason=f"automated task {element_id} failed: {error}")
+        _engine(graph).task_done(graph, self, element_id, None, error, user)
+
+    def form_errors(self, graph: FlowGraph, form: str, values: dict[str, Any]) -> dict[str, str]:
+        """The errors by field a submission of a waiting form would get (empty: accepted); records nothing."""
+        self._require_live()
+        return _engine(graph).form_errors(graph, self, form, values)
+
+    def submit_form(self, graph: FlowGraph, form: str, values: dict[str, Any], user: str, now: datetime) -> dict[str, str]:
+        """Submit a waiting form; when accepted the flow runs on. The errors by field (empty: accepted)."""
+        self._require_live()
+        return _engine(graph).submit_form(graph, self, form, values, user, now)
+
+    def resume_event(self, graph: FlowGraph, event: str, user: str, now: datetime) -> None:
+        """The event the flow waits for came: it runs on."""
+        self._require_live()
+        _engine(graph).resume_event(graph, self, event, user, now)
+
+    def time_out(self, graph: FlowGraph, now: datetime, user: str) -> bool:
+        """Whatever timer of the instance is due by `now` fires (today: a processTimeout); whether one did."""
+        return _engine(graph).timer_fired(graph, self, now, user)
 
     def append_output(self, text: str, stream: str = "stdout") -> None:
         """Add one line of console output, timed by the event."""
@@ -489,31 +589,6 @@ class ProcessInstance(ConcordFlow, Aggregate):
 
     # --- internals --------------------------------------------------------------------------
 
-    def _enter(self, graph: FlowGraph, step: Step, user: str) -> None:
-        node = graph.node(step.target)
-        if node.kind is NodeKind.END_EVENT:
-            self.trigger_event(self.Ended, end_event=node.id, via=list(step.via), user=user)
-            return
-        self.trigger_event(
-            self.TaskStarted, element_id=node.id, kind=str(node.kind), name=node.name, task_type=node.task_type,
-            via=list(step.via), triggers=permitted_triggers(graph, node.id), assignment=entry_assignment(node), user=user,
-        )
-        if node.kind is NodeKind.SERVICE_TASK:
-            script = node.extensions.get("script") or node.task_type or node.id
-            self.trigger_event(self.AutomatedTaskRequested, element_id=node.id, script=script, parameters=dict(self.parameters))
-
-    def _leave(self, graph: FlowGraph, step: Step, action: str | None, trigger: str | None, user: str,
-               *, delivered: bool = False) -> None:
-        node = graph.node(self.element or "")
-        rejectable = action == "reject" and "reject" in node.extensions.get("actions", "").split(",")
-        if step.abandon or rejectable:
-            self.trigger_event(self.TaskAbandoned, element_id=node.id, action=action, user=user)
-        else:
-            if problems := exit_problems(node, self.facts(action, delivered=delivered)):
-                raise FlowConflict(f"Cannot complete/close current task {node.id}", problems)
-            self.trigger_event(self.TaskEnded, element_id=node.id, action=action, trigger=trigger, user=user)
-        self._enter(graph, step, user)
-
     def _waiting_task(self) -> str:
         self._require_live()
         if not self.started:
@@ -523,11 +598,6 @@ class ProcessInstance(ConcordFlow, Aggregate):
         if self.status is not S.WAITING or self.element is None:
             raise FlowConflict(f"an automated task ({self.pending_task}) is running; it moves on by itself")
         return self.element
-
-    def _not_concord(self, graph: FlowGraph) -> None:
-        if isinstance(graph.program, ConcordProgram):
-            raise FlowConflict(f"this Concord process waits on {self.element!r}: submit the form (or resume the event) "
-                               "through the Concord API")
 
     def _require_not_started(self) -> None:
         self._require_live()
@@ -544,3 +614,9 @@ class ProcessInstance(ConcordFlow, Aggregate):
     def _require_live(self) -> None:
         if self.deleted:
             raise NotFound("the process instance was deleted")
+
+
+def _engine(graph: FlowGraph) -> Program:
+    if graph.program is None:
+        raise Conflict("the process's graph has no engine to run it")
+    return graph.program

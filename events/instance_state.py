@@ -1,9 +1,9 @@
-"""Value types of a process instance: its status and the record of each element it visited."""
+"""Value types of a process instance: its status, its tokens, the record of each element it visited, its deadline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,21 @@ class InstanceStatus(StrEnum):
 
 _FINISHED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.STOPPED})
 
+
+# The token a flow starts with; the tokens forks and joins make are numbered on from it ("2", "3", ...).
+ROOT_TOKEN = "1"
+
+
+@dataclass(frozen=True)
+class Token:
+    """One execution of the flow: the element it is active at (a task waiting or running)."""
+
+    id: str
+    element_id: str
+    kind: str
+    triggers: tuple[str, ...] = ()
+
+
 @dataclass
 class Visit:
     """One stay at an element: when it began and ended, how it was left, and the data then."""
@@ -44,3 +59,8 @@ class Visit:
     form_data: dict[str, Any] = field(default_factory=dict)
     documents: list[str] = field(default_factory=list)
     assignment: dict[str, Any] = field(default_factory=dict)
+
+
+def deadline_of(started: datetime, seconds: float | None) -> datetime | None:
+    """When a process that started then, with this timeout (a Concord processTimeout), must be over."""
+    return None if seconds is None else started + timedelta(seconds=seconds)

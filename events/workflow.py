@@ -1,4 +1,10 @@
-"""One entry point from a configuration to the graph an instance runs.
+"""One entry point from a configuration to the graph an instance runs, and the engine it runs on.
+
+Each kind of workflow value has one compiler, tried in order below: a Concord project
+(`events/concord/`), a BPMN document or a JSON state machine (`events/flows/`), or a bare script
+run as a one-task flow. Every compiler gives a `FlowGraph` whose `program` is the engine its
+instances run on (`events/flows/program.py`); a new engine is a new package with a compiler and
+one branch here, and nothing else in the domain chooses between engines.
 
 Invariant: `compile_workflow` is a pure function of the configuration, so an instance that
 records its definition version can always rebuild the exact graph it was started on.
@@ -6,17 +12,15 @@ records its definition version can always rebuild the exact graph it was started
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from events.bpmn import parse_bpmn
-from events.concord_instance import ConcordProgram
-from events.concord_project import Project, load_project
-from events.concord_runtime import RunLimits
-from events.concord_yaml import YamlLimits
+from events.concord.compiler import concord_graph, concord_project, is_concord
+from events.concord.runtime import RunLimits
 from events.expressions import condition_problems
-from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError
-from events.state_machine import compile_state_machine
+from events.flows.bpmn import parse_bpmn
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError
+from events.flows.state_machine import compile_state_machine
+from events.flows.walker import WALKER
 
 SCRIPT_TASK = "script"
 
@@ -61,40 +65,4 @@ def script_graph(script: str) -> FlowGraph:
         "end": Node("end", NodeKind.END_EVENT),
     }
     flows = (Flow("f1", "start", SCRIPT_TASK), Flow("f2", SCRIPT_TASK, "end"))
-    return FlowGraph(nodes=nodes, flows=flows)
-
-
-CONCORD = "concord"
-
-
-def is_concord(workflow: object) -> bool:
-    """Whether a workflow value is a Concord project (its files, or the project as an object)."""
-    return isinstance(workflow, dict) and (CONCORD in workflow or "flows" in workflow) and "states" not in workflow
-
-
-def concord_project(workflow: dict[str, Any], *, max_bytes: int = 1_048_576) -> Project:
-    """The compiled project of a Concord workflow value; WorkflowError listing every problem."""
-    limits = YamlLimits(max_bytes=max_bytes)
-    if CONCORD in workflow:
-        files = workflow[CONCORD]
-        if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-            raise WorkflowError("invalid Concord project", ["workflow.concord: an object of file names to YAML texts"])
-        if sum(len(v) for v in files.values()) > max_bytes:
-            raise WorkflowError("project too large", [f"the project files hold more than {max_bytes} bytes"])
-        return load_project(files, limits)
-    return load_project({"concord.yml": json.dumps(workflow)}, limits)  # JSON is YAML: one reader for both
-
-
-def concord_graph(project: Project, limits: RunLimits) -> FlowGraph:
-    """The graph other faces see of a Concord project: its forms, events and tasks as tasks."""
-    nodes: dict[str, Node] = {"start": Node("start", NodeKind.START_EVENT)}
-    for block in project.blocks.values():
-        for step in block:
-            if step.kind == "form":
-                nodes.setdefault(step.args["form"], Node(step.args["form"], NodeKind.USER_TASK, name=step.args["form"], task_type="form"))
-            elif step.kind == "suspend":
-                nodes.setdefault(step.args["event"], Node(step.args["event"], NodeKind.USER_TASK, name=step.args["event"], task_type="event"))
-            elif step.kind == "task":
-                nodes[step.id] = Node(step.id, NodeKind.SERVICE_TASK, name=step.name or step.args["task"], task_type=step.args["task"])
-    nodes["end"] = Node("end", NodeKind.END_EVENT)
-    return FlowGraph(nodes=nodes, flows=(), program=ConcordProgram(project, limits))
+    return FlowGraph(nodes=nodes, flows=flows, program=WALKER)

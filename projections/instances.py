@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from events.concord_instance import PARENT_ATTRIBUTE, deadline_of, handler_due
-from events.flow import NodeKind
+from events.concord.program import PARENT_ATTRIBUTE, handler_due
+from events.flows.graph import NodeKind
 from events.instance import ProcessInstance as I
-from events.instance_state import InstanceStatus as S
+from events.instance_state import InstanceStatus as S, deadline_of
 from projections.base import Projection
 from projections.rows import Rows
 
@@ -151,7 +151,7 @@ PROJECTION = Projection(
         I.Failed: _finished(S.FAILED),
         I.Deleted: deleted,
         **{cls: touched for cls in (
-            I.TaskEnded, I.TaskAbandoned, I.FormDataSubmitted, I.DocumentAttached, I.StopRequested,
+            I.TaskEnded, I.TaskAbandoned, I.TokenForked, I.TokenArrived, I.TokensJoined, I.TokenEnded, I.FormDataSubmitted, I.DocumentAttached, I.StopRequested,
             I.AutomatedTaskRequested, I.AutomatedTaskCompleted, I.AutomatedTaskFailed, I.OutputAppended, I.FileAttached,
             I.FlowStepStarted, I.FlowStepEnded, I.VariablesSet, I.FlowPaused, I.FormWaiting, I.FormSubmitted,
         )},

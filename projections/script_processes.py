@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.flow import NodeKind
+from events.flows.graph import NodeKind
 from events.instance import ProcessInstance as I
 from events.instance_state import InstanceStatus as S
 from projections.base import Projection

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from events.concord_runtime import RunLimits
+from events.concord.runtime import RunLimits
 from infra.aggregate_cache import AggregateCache
 from infra.blob_store import BlobStore
 from infra.event_store import EventStore

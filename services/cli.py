@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from infra.settings import Settings
 from infra.tokens import TokenInfo, parse_duration
@@ -50,12 +51,15 @@ def serve(args: argparse.Namespace) -> int:
 
         return asyncio.run(supervise(settings, args.workers))
     # access_log=None: the request-log middleware already logs each request (as JSON, when enabled).
-    # shutdown_timeout: in-flight requests get the grace period (plus a little for the scripts'
-    # failures to be recorded and answered); aiohttp's 60 s default would outlast Kubernetes' 30.
+    # shutdown_timeout: in-flight requests get the grace, the scripts' stop grace and a second
+    # (a request waiting on a run stopped at the grace answers how it ended); the scripts drain
+    # meanwhile, so the stop still fits its budget. aiohttp's 60 s default outlasts Kubernetes' 30.
     loop = asyncio.new_event_loop()
-    stop_once_on_signals(loop)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                shutdown_timeout=settings.shutdown_grace_seconds + 3, reuse_port=args.reuse_port or None,
+    app = create_app(settings)
+    stop_once_on_signals(loop, settings, app)
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
+                shutdown_timeout=settings.shutdown_grace + settings.script_stop_grace_seconds + 1,
+                reuse_port=args.reuse_port or None,
                 print=lambda m: print(m, flush=True), handle_signals=False, loop=loop)
     # What is left (the embedded PostgreSQL stopping at exit) must not be cut short either.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -312,6 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaOutdated as e:
         print(f"procession: {e}", file=sys.stderr)
         return 2
+    except ValidationError as e:
+        if e.title != Settings.__name__:
+            raise
+        # A setting refused at start (a shutdown budget its parts overrun, say): say which, no
+        # traceback, and never the input (it holds DATABASE_URL, password included).
+        for error in e.errors(include_input=False):
+            where = ".".join(str(part) for part in error["loc"])
+            print(f"procession: invalid settings: {where + ': ' if where else ''}{error['msg']}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ the embedded Kafka broker), then runs N ordinary `procession serve` processes bo
 SO_REUSEPORT, so the kernel spreads connections over them. Each child is a full service
 (projections, relay, scheduler, script worker); the singleton jobs hold PostgreSQL leases and
 the projections lock their positions, so the children coordinate exactly as separate nodes on
-separate machines would. A child that dies is started again; SIGTERM or SIGINT stops them all.
+separate machines would. A child that dies is started again; SIGTERM or SIGINT stops them all,
+each within its shutdown budget (the parent kills a child still there shortly after it), and so
+does the parent's death, however it dies: each child gets SIGTERM from the kernel then.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import signal
 import sys
 
 from infra import metrics
+from infra.child_processes import dies_with_parent
 from infra.kafka_broker import EmbeddedBroker
 from infra.postgres import start_embedded
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 1.0
-STOP_GRACE_SECONDS = 20.0
+# A child exits within its budget (its own deadline kills its scripts and exits); the parent
+# waits this much longer before SIGKILL, so that its kill never comes first and orphans them.
+CHILD_DEADLINE_MARGIN_SECONDS = 2.0
 
 
 def child_command(settings: Settings) -> list[str]:
@@ -38,9 +43,7 @@ async def child_environment(settings: Settings, broker: EmbeddedBroker | None) -
     env = dict(os.environ)
     env["DATABASE_URL"] = settings.database_url or await start_embedded(settings.data_dir)
     if broker is not None:
-        # The embedded broker does not grant producer ids (see settings.kafka_idempotent).
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-        env["PROCESSION_KAFKA_IDEMPOTENT"] = "false"
     elif settings.kafka_bootstrap_servers:
         env["KAFKA_BOOTSTRAP_SERVERS"] = settings.kafka_bootstrap_servers
     env["PROCESSION_DATA_DIR"] = str(settings.data_dir)
@@ -64,7 +67,8 @@ async def supervise(settings: Settings, workers: int) -> int:
     try:
         env = await child_environment(settings, broker)
         command = child_command(settings)
-        children = [asyncio.create_task(_keep_running(n, command, env, stopping)) for n in range(workers)]
+        stop_within = settings.shutdown_timeout_seconds + CHILD_DEADLINE_MARGIN_SECONDS
+        children = [asyncio.create_task(_keep_running(n, command, env, stopping, stop_within)) for n in range(workers)]
         print(f"procession: {workers} workers on http://{settings.host}:{settings.port}", flush=True)
         await asyncio.gather(*children)
     finally:
@@ -73,9 +77,10 @@ async def supervise(settings: Settings, workers: int) -> int:
     return 0
 
 
-async def _keep_running(number: int, command: list[str], env: dict[str, str], stopping: asyncio.Event) -> None:
+async def _keep_running(number: int, command: list[str], env: dict[str, str], stopping: asyncio.Event,
+                        stop_within: float) -> None:
     while not stopping.is_set():
-        process = await asyncio.create_subprocess_exec(*command, env=env)
+        process = await asyncio.create_subprocess_exec(*command, env=env, preexec_fn=dies_with_parent(signal.SIGTERM))
         log.info("worker %d started (pid %d)", number, process.pid)
         stop = asyncio.create_task(stopping.wait())
         exited = asyncio.create_task(process.wait())
@@ -91,10 +96,9 @@ async def _keep_running(number: int, command: list[str], env: dict[str, str], st
             continue
         with contextlib.suppress(ProcessLookupError):
             process.terminate()
-        try:
-            async with asyncio.timeout(STOP_GRACE_SECONDS):
-                await exited
-        except TimeoutError:
+        # asyncio.wait, not a timeout around `await exited`: that would cancel the wait itself.
+        if not (await asyncio.wait({exited}, timeout=stop_within))[0]:
+            log.error("worker %d (pid %d) still there %gs after SIGTERM; killing it", number, process.pid, stop_within)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await exited

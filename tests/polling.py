@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from infra.child_processes import running
 
 T = TypeVar("T")
 
@@ -37,9 +38,8 @@ async def until(probe: Callable[[], T | Awaitable[T]], *, within: float = 60, ev
 
 
 def process_gone(pid: int) -> bool:
-    """Whether no process with this id exists any more (a killed script, for instance)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+    """Whether no process with this id runs any more (a killed script, for instance).
+
+    A zombie is gone: the test session adopts orphans (tests/session_hygiene.py) and reaps none.
+    """
+    return not running(pid)

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 
 from contracts.definitions import ProcessConfigurationIn
-from events.concord_project import EXTRA_SUFFIXES, ROOT_FILES
+from events.concord.compiler import CONCORD
+from events.concord.project import EXTRA_SUFFIXES, ROOT_FILES
 from events.definition import LATEST
-from events.workflow import CONCORD
 from events.errors import InvalidInput
 from services.bootstrap import Runtime
 from services.console.common import operator, run

@@ -12,10 +12,10 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
-from events.concord_runtime import RunLimits
+from events.concord.runtime import RunLimits
 from events.definition import ProcessDefinition
 from events.errors import NotFound
-from events.flow import FlowGraph
+from events.flows.graph import FlowGraph
 from events.workflow import compile_workflow
 from infra.event_store import EventStore
 

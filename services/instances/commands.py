@@ -26,6 +26,14 @@ CONCORD_RUN: tuple[str, ...] = (
     "ProcessInstance.Ended",
     "ProcessInstance.Failed",
 )
+# What a graph's tokens record at parallel gateways and at an end event reached beside other tokens;
+# every command that moves a graph's flow on names these too.
+TOKEN_MOVES: tuple[str, ...] = (
+    "ProcessInstance.TokenForked",
+    "ProcessInstance.TokenArrived",
+    "ProcessInstance.TokensJoined",
+    "ProcessInstance.TokenEnded",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class CreateInstance:
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
         *CONCORD_RUN,
+        *TOKEN_MOVES,
     )
 
     key: str
@@ -68,6 +77,7 @@ class StartInstance:
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
         "ProcessInstance.Ended",
+        *TOKEN_MOVES,
         *CONCORD_RUN,
     )
 
@@ -86,6 +96,7 @@ class MoveOn:
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
         "ProcessInstance.Ended",
+        *TOKEN_MOVES,
     )
 
     instance_id: str
@@ -105,6 +116,7 @@ class UpdateInstance:
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AssignmentChanged",
         "ProcessInstance.Ended",
+        *TOKEN_MOVES,
     )
 
     instance_id: str
@@ -124,6 +136,7 @@ class CompleteProcess:
         "ProcessInstance.TaskStarted",
         "ProcessInstance.AutomatedTaskRequested",
         "ProcessInstance.Ended",
+        *TOKEN_MOVES,
     )
 
     instance_id: str
@@ -142,6 +155,7 @@ class CompleteTask:
         "ProcessInstance.TaskEnded",
         "ProcessInstance.TaskStarted",
         "ProcessInstance.Ended",
+        *TOKEN_MOVES,
         *CONCORD_RUN,
     )
 

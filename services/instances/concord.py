@@ -12,9 +12,6 @@ from __future__ import annotations
 import mimetypes
 from datetime import UTC, datetime
 
-from events.concord_instance import ConcordProgram
-from events.errors import Conflict
-from events.instance import ProcessInstance
 from infra.blob_store import BlobStore
 from infra.tokens import Principal
 from services.common.executor import Decision
@@ -39,14 +36,14 @@ class ConcordForms:
 
         async def decide() -> Decision[FormChecked]:
             instance = await self.instances.get(c.instance_id)
-            program = await self._program(instance)
-            errors = instance.concord_form_errors(program, c.form, submitted)
+            graph = await self.instances.graph_of(instance)
+            errors = instance.form_errors(graph, c.form, submitted)
             if not errors:
                 for name, data in c.files.items():
                     blob = await self.blobs.put_bytes(data)
                     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
                     instance.attach_file(paths[name], blob.size, media, blob.sha256, kind="attachment")
-                errors = instance.submit_concord_form(program, c.form, submitted, who.user, datetime.now(UTC))
+                errors = instance.submit_form(graph, c.form, submitted, who.user, datetime.now(UTC))
             return Decision([instance], FormChecked(str(instance.id), instance.version, str(instance.status), errors))
 
         return await self.instances.executor.run(who, idem, command, decide, FormChecked)
@@ -56,14 +53,8 @@ class ConcordForms:
 
         async def decide() -> Decision[InstanceChanged]:
             instance = await self.instances.get(command.instance_id)
-            instance.resume_concord_event(await self._program(instance), command.event, who.user, datetime.now(UTC))
+            instance.resume_event(await self.instances.graph_of(instance), command.event, who.user, datetime.now(UTC))
             return Decision([instance], InstanceChanged(str(instance.id), instance.version, str(instance.status),
                                                         instance.element))
 
         return await self.instances.executor.run(who, idem, command, decide, InstanceChanged)
-
-    async def _program(self, instance: ProcessInstance) -> ConcordProgram:
-        program = (await self.instances.graph_of(instance)).program
-        if not isinstance(program, ConcordProgram):
-            raise Conflict("the process does not run a Concord project")
-        return program

@@ -13,9 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from events.definition import LATEST
-from events.engine import start_step
 from events.errors import Conflict, NotFound
-from events.flow import FlowGraph
+from events.flows.graph import FlowGraph
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from events.workflow import is_xml
@@ -126,7 +125,7 @@ class InstanceService:
             )
             if c.start_at is not None:
                 if c.start_event is not None:  # refuse a wrong start event now, not when the scheduler acts
-                    start_step(await self.graph_of(instance), c.start_event, instance.facts())
+                    instance.check_start(await self.graph_of(instance), c.start_event)
                 instance.schedule(c.start_at, who.user)
             elif c.start:
                 instance.start(await self.graph_of(instance), c.start_event, who.user)
@@ -193,7 +192,7 @@ class InstanceService:
     async def fail_task(self, who: Principal, command: FailTask, idem: str | None = None) -> InstanceChanged:
         """A worker could not finish an automated task: the instance fails."""
         return await self._change(
-            who, command, idem, lambda i, g: i.fail_automated(command.element_id, command.error, g, who.user),
+            who, command, idem, lambda i, g: i.fail_automated(g, command.element_id, command.error, who.user),
             retries=_RACES,
         )
 
@@ -204,7 +203,7 @@ class InstanceService:
 
     async def time_out(self, who: Principal, command: TimeOutInstance, idem: str | None = None) -> InstanceChanged:
         """Fail the instance as timed out if its deadline has passed by `command.now` (else nothing changes)."""
-        return await self._change(who, command, idem, lambda i, g: i.time_out(command.now, who.user), retries=_RACES)
+        return await self._change(who, command, idem, lambda i, g: i.time_out(g, command.now, who.user), retries=_RACES)
 
     async def delete(self, who: Principal, command: DeleteInstance, idem: str | None = None) -> InstanceChanged:
         """Tombstone the instance."""

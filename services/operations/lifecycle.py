@@ -4,8 +4,10 @@ On SIGTERM/SIGINT aiohttp stops accepting connections and then calls `begin_shut
 server-sent event streams end with a final `shutdown` event; the scheduler and the Kafka
 relay stop at once and give their leases back (another process takes over without waiting
 for them to expire); the script worker claims nothing more and its running scripts get the
-grace period to end, after which they are stopped and their runs fail with "service
-shutdown". Meanwhile aiohttp lets in-flight requests finish (for the same grace period).
+grace period to end, after which they are stopped (SIGTERM, SIGKILL after the script stop
+grace) and their runs fail with "service shutdown". Meanwhile aiohttp lets in-flight requests
+finish (for the grace and the stop grace, so a request waiting on a stopped run sees how it
+ended). The whole stop fits `shutdown_timeout_seconds`; `deadline` enforces it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from infra import metrics
+from infra.settings import Settings
 from services.http.app_keys import RUNTIME, STOPPING, WORKERS
+from services.operations import deadline
 from services.operations.readiness import RelayWatch
 from services.publishing.relay import KafkaRelay
 from services.scheduling.scheduler import Scheduler
@@ -29,15 +33,20 @@ log = logging.getLogger(__name__)
 SAMPLE_SECONDS = 5.0
 
 
-def stop_once_on_signals(loop: asyncio.AbstractEventLoop) -> None:
-    """SIGTERM/SIGINT stop the serving process gracefully; another one meanwhile is only logged.
+def stop_once_on_signals(loop: asyncio.AbstractEventLoop, settings: Settings, app: web.Application) -> None:
+    """SIGTERM/SIGINT stop the serving process gracefully, within its budget; another one meanwhile is only logged.
 
     aiohttp's own handlers raise GracefulExit at every such signal; one raised again while the
     graceful shutdown runs aborts it half-way (tracebacks, workers not stopped, even the port
     left open). A second Ctrl+C or a supervisor's repeated TERM must not do that: the grace
-    period runs its course, and SIGKILL remains the way to stop at once.
+    period runs its course, and SIGKILL remains the way to stop at once. The first signal
+    also arms the deadline: the process is gone `shutdown_timeout_seconds` later whatever hangs.
     """
     stopping = False
+
+    def kill_scripts() -> None:
+        if (rt := app.get(RUNTIME)) is not None:
+            rt.script_runner.kill_all()
 
     def on_signal() -> None:
         nonlocal stopping
@@ -45,6 +54,7 @@ def stop_once_on_signals(loop: asyncio.AbstractEventLoop) -> None:
             log.warning("already shutting down; SIGKILL stops at once")
             return
         stopping = True
+        deadline.arm(settings.shutdown_timeout_seconds, kill_scripts)
         raise web.GracefulExit()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,14 +78,19 @@ async def begin_shutdown(app: web.Application) -> None:
     workers = app.get(WORKERS)
     if workers is None:
         return
-    grace = app[RUNTIME].settings.shutdown_grace_seconds
-    log.info("shutting down: in-flight requests and running scripts get %gs", grace)
-    for task in (w.task for w in (workers.scheduler, workers.relay) if w is not None):
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
+    settings = app[RUNTIME].settings
+    grace = settings.shutdown_grace
+    log.info("shutting down within %gs: in-flight requests and running scripts get %gs, then a script gets"
+             " SIGTERM and %gs before SIGKILL", settings.shutdown_timeout_seconds, grace,
+             settings.script_stop_grace_seconds)
+    singletons = [t for t in (w.task for w in (workers.scheduler, workers.relay) if w is not None) if t is not None]
+    for task in singletons:
+        task.cancel()  # no new run is requested while the scripts drain
     if workers.script_worker is not None:
+        # Started before the singletons are awaited: the relay's flush must not eat the scripts' grace.
         workers.draining = asyncio.create_task(workers.script_worker.drain(grace), name="script-drain")
+    if singletons:
+        await asyncio.wait(singletons)
 
 
 async def finish_draining(workers: Workers) -> None:

@@ -63,3 +63,11 @@ async def not_ready(rt: Runtime, relay: KafkaRelay | None, watch: RelayWatch) ->
     if relay is not None and (failing := relay.failing_for()) > settings.ready_relay_failure_seconds:
         reasons.append(f"relay: failing for {failing:.0f}s ({relay.last_error})")
     return reasons
+
+
+def warnings(relay: KafkaRelay | None) -> list[str]:
+    """What an operator should know although the process is ready (empty when nothing)."""
+    if relay is not None and relay.idempotence_refused is not None:
+        return [f"relay: the broker refused the idempotent producer ({relay.idempotence_refused}); "
+                "publishing without it, so a retried send may be stored twice"]
+    return []

@@ -6,6 +6,12 @@ consumers drop repeats by the CloudEvent `id`, which is stable per stored event.
 publishes at a time across all service processes (a PostgreSQL lease, which also fences
 the position update). A broker outage pauses the relay with backoff; it resumes where it
 stopped.
+
+Topics are one per aggregate type, created when missing with the configured partition count;
+keys are aggregate ids, so each aggregate's events keep their order on one partition. The
+producer is idempotent where the broker grants a producer id; where it refuses one, the relay
+publishes without (a warning, `procession_relay_idempotence_refused_total`, and `/readyz`
+names it) instead of stalling.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
+from contracts.published import PUBLISHED
 from infra import metrics, tracking
 from infra.aio import background, wait_event
 from infra.event_store import EventStore, RecordedEvent
@@ -43,6 +50,7 @@ class KafkaRelay:
     def __init__(
         self, store: EventStore, *, bootstrap: str, prefix: str = "procession", source: str = "/procession",
         idempotent: bool = True, batch: int = 500, lease_seconds: float = 10.0, request_timeout_ms: int = 10_000,
+        partitions: int = 1, replication_factor: int = 1,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -52,6 +60,8 @@ class KafkaRelay:
         self.batch = batch
         self.lease = Lease(store.pool, NAME, ttl_seconds=lease_seconds)
         self.request_timeout_ms = request_timeout_ms
+        self.partitions, self.replication_factor = partitions, replication_factor
+        self.idempotence_refused: str | None = None  # why the broker refused a producer id, while it does
         self.published_to = 0
         self.failures = 0  # consecutive failed attempts; 0 while the broker answers
         self.failing_since: float | None = None  # monotonic time of the first failure in a row
@@ -64,7 +74,12 @@ class KafkaRelay:
     def publisher(self) -> KafkaPublisher:
         """A new (not yet started) publisher to this relay's brokers."""
         return KafkaPublisher(self.bootstrap, idempotent=self.idempotent, request_timeout_ms=self.request_timeout_ms,
-                              client_id="procession-relay")
+                              client_id="procession-relay", partitions=self.partitions,
+                              replication_factor=self.replication_factor, topics=self.topics())
+
+    def topics(self) -> list[str]:
+        """Every topic the relay publishes to: one per aggregate type with published events."""
+        return sorted({f"{self.prefix}.{name.partition('.')[0]}" for name in PUBLISHED})
 
     async def position(self) -> int:
         """How far the relay has published (acknowledged by the broker)."""
@@ -112,6 +127,7 @@ class KafkaRelay:
                     if publisher is None:
                         publisher = self.publisher()
                         await publisher.start()
+                        self._note_idempotence(publisher)
                     count = await self.publish_next(publisher)
                     self.failures, self.failing_since = 0, None
                     metrics.relay_succeeded()
@@ -135,6 +151,18 @@ class KafkaRelay:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.lease.release())
 
+    def _note_idempotence(self, publisher: KafkaPublisher) -> None:
+        """Say once, when it changes, whether the broker refused the idempotent producer."""
+        if publisher.refusal is not None:
+            metrics.relay_idempotence_refused()
+            if self.idempotence_refused is None:
+                log.warning("the Kafka broker refused a producer id (%s): publishing without the idempotent "
+                            "producer; a retried send may be stored twice (consumers drop repeats by id)",
+                            publisher.refusal)
+        elif self.idempotence_refused is not None:
+            log.info("the Kafka broker granted a producer id: publishing with the idempotent producer again")
+        self.idempotence_refused = publisher.refusal
+
     def failing_for(self) -> float:
         """Seconds the relay has been failing without a success in between (0 when it is not)."""
         return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
@@ -153,15 +181,16 @@ async def running_relay(store: EventStore, settings: Settings) -> AsyncIterator[
         yield None
         return
     broker = None
-    bootstrap, idempotent = settings.kafka_bootstrap_servers, settings.kafka_idempotent
+    bootstrap = settings.kafka_bootstrap_servers
     if bootstrap == "embedded":
         broker = EmbeddedBroker()
         await broker.start()
-        bootstrap, idempotent = broker.bootstrap, False
+        bootstrap = broker.bootstrap
         log.info("embedded Kafka broker on %s", bootstrap)
     relay = KafkaRelay(store, bootstrap=bootstrap, prefix=settings.kafka_topic_prefix,
-                       source=settings.kafka_source, idempotent=idempotent,
-                       lease_seconds=settings.singleton_lease_seconds)
+                       source=settings.kafka_source, idempotent=settings.kafka_idempotent, batch=settings.kafka_batch,
+                       lease_seconds=settings.singleton_lease_seconds, partitions=settings.kafka_partitions,
+                       replication_factor=settings.kafka_replication_factor)
     try:
         async with background(relay.run(), "kafka-relay") as relay.task:
             yield relay

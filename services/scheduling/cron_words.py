@@ -56,13 +56,16 @@ def _time_of_day(s: CronSchedule) -> str | None:
 
 def _days(s: CronSchedule) -> str | None:
     """'every day', 'on Monday and Friday', 'on the 1st of the month', or None."""
-    if s.any_day_of_month and s.any_day_of_week:
+    every_date, every_weekday = _full(s.days_of_month, 1, 31), _full(s.days_of_week, 0, 6)
+    if s.either_day:  # a day matching either field: words only when one of them takes every day
+        return "every day" if every_date or every_weekday else None
+    if every_date and every_weekday:
         return "every day"
-    if s.any_day_of_month and not s.any_day_of_week:
+    if every_date:
         if s.days_of_week == (1, 2, 3, 4, 5):
             return "on weekdays"
         return "on " + _and([_DAYS[d] for d in s.days_of_week])
-    if s.any_day_of_week and len(s.days_of_month) <= 3:
+    if every_weekday and len(s.days_of_month) <= 3:
         return "on the " + _and([_ordinal(d) for d in s.days_of_month]) + " of the month"
     return None
 

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from events.concord_instance import HANDLER_KINDS, KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
+from events.concord.program import HANDLER_KINDS, KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
 from events.cron import CronError, parse_cron
 from events.errors import DomainError
 from infra import metrics

@@ -6,7 +6,9 @@ like `docs/a.txt` lands in `docs/`, never outside the directory nor in `output/`
 environment of PATH and LANG only. Arguments are separate argv entries: no shell ever sees
 them. Limits: wall time (killed, failed "timed out"), address space (RLIMIT_AS) and output
 size (killed, failed). A stop request sends SIGTERM to the script's process group, then
-SIGKILL after a grace period.
+SIGKILL to whatever is left of the group after a grace period. A script never outlives its service
+process: the kernel SIGKILLs it when that process dies (a SIGKILLed `serve` too), and the run's
+lease then lets the next claimant fail it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from events.errors import DomainError, InvalidInput
 from infra.archives import UnsafeArchive, path_under
 from infra.blob_store import BlobStore
+from infra.child_processes import dies_with_parent
 from infra.event_store import EventStore
 from services.instances.journal import InstanceJournal
 from services.scripts.output_batcher import OutputBatcher
@@ -36,6 +39,8 @@ from services.instances.task_port import TaskFailed
 
 log = logging.getLogger(__name__)
 _READ_DRAIN_SECONDS = 10.0  # a grandchild holding a pipe open must not hold the run forever
+_SHUTDOWN_DRAIN_SECONDS = 1.0  # ... nor eat the shutdown's reserve (the group is dead by then)
+_KILLED_WAIT_SECONDS = 2.0  # how long a SIGKILLed script's exit may take to be seen
 OUTPUT = "output"  # the working directory's folder whose files become output files
 
 
@@ -58,9 +63,13 @@ class RunControl:
 
 
 def _limits(memory_bytes: int) -> Any:
+    orphaned = dies_with_parent()
+
     def apply() -> None:  # runs in the child between fork and exec
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if orphaned is not None:
+            orphaned()
     return apply
 
 
@@ -75,6 +84,13 @@ class ScriptRunner:
         self.work_root = work_root
         self.stop_grace_seconds = stop_grace_seconds
         self.max_files = max_files
+        self.process_groups: set[int] = set()  # the running scripts', for `kill_all`
+
+    def kill_all(self) -> None:
+        """SIGKILL every running script's process group; safe from another thread (the shutdown's deadline)."""
+        for group in list(self.process_groups):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
 
     async def run(self, instance_id: str, task: str, parameters: dict[str, Any], *, element_id: str = "script",
                   input_files: dict[str, dict[str, Any]] | None = None, control: RunControl | None = None) -> dict[str, Any]:
@@ -128,6 +144,7 @@ class ScriptRunner:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             start_new_session=True, preexec_fn=_limits(script.memory_limit_bytes),
         )
+        self.process_groups.add(process.pid)  # its own session: the group id is its pid
         pumps = [asyncio.create_task(batcher.pump(process.stdout, "stdout")),  # type: ignore[arg-type]
                  asyncio.create_task(batcher.pump(process.stderr, "stderr"))]  # type: ignore[arg-type]
         exited = asyncio.create_task(process.wait())
@@ -137,14 +154,17 @@ class ScriptRunner:
             why = await self._supervise(script, exited, stop, over, pumps)
             if not exited.done():
                 await self._terminate(process, exited, hard=why is not None)
+            drain = _SHUTDOWN_DRAIN_SECONDS if control.reason == "shutdown" else _READ_DRAIN_SECONDS
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_READ_DRAIN_SECONDS):
+                async with asyncio.timeout(drain):
                     await asyncio.gather(*pumps, return_exceptions=True)
         finally:
             for task in (stop, over, *pumps):
                 task.cancel()
             if process.returncode is None:
                 await self._terminate(process, exited, hard=True)
+            exited.cancel()  # at most still waiting for pipes that a process outside the group holds
+            self.process_groups.discard(process.pid)
             with contextlib.suppress(DomainError):
                 await batcher.close()
         if why is not None:
@@ -174,16 +194,19 @@ class ScriptRunner:
             watching -= done
 
     async def _terminate(self, process: asyncio.subprocess.Process, exited: asyncio.Task[int], *, hard: bool) -> None:
-        """SIGTERM the script's process group (SIGKILL when `hard`), SIGKILL after the grace period."""
+        """SIGTERM the script's process group (SIGKILL when `hard`); SIGKILL what is left of it after the grace period."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL if hard else signal.SIGTERM)
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.stop_grace_seconds):
                 await asyncio.shield(exited)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await exited
+                while _group_alive(process.pid):  # a child that ignores SIGTERM may outlive the script
+                    await asyncio.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group outlives its leader's pid: no other process has it
+        # Bounded: process.wait() also waits for its pipes, which a process that left the group
+        # (setsid) may hold open for ever; the script itself is dead, its status known, once killed.
+        await asyncio.wait({exited}, timeout=_KILLED_WAIT_SECONDS)
 
     async def _attach_outputs(self, journal: InstanceJournal, output_dir: Path) -> list[str]:
         """Store each regular file the script left in its output directory and record it."""
@@ -201,6 +224,14 @@ class ScriptRunner:
                 await journal.record(lambda i, n=name, b=blob, m=media: i.attach_file(n, b.size, m, b.sha256))
                 names.append(name)
         return names
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _regular_files(root: Path) -> list[Path]:

@@ -103,10 +103,22 @@ class ScriptWorker:
         while True:
             await asyncio.sleep(self.claims.lease_seconds / 3)
             with contextlib.suppress(Exception):
-                held = await self.claims.renew()
-                for key, control in list(self.local.controls.items()):
-                    if key not in held:
-                        control.stop("lost")
+                await self.beat()
+
+    async def beat(self) -> None:
+        """Renew the claims of the runs alive here; stop those another worker took over.
+
+        The runs are listed *before* the renewal is sent. A run claimed while the renewal is
+        on its way (its claim committed after the UPDATE's snapshot) is not in the answer;
+        judged against a list taken afterwards it looked lost, its script was killed and
+        nobody reported it, while this worker kept renewing its claim: RUNNING for good.
+        """
+        keys = list(self.local.controls)
+        held = await self.claims.renew(keys)
+        for key in keys:
+            if key not in held and (control := self.local.controls.get(key)) is not None:
+                log.warning("script run %s: its claim was taken over (lease expired); stopping it here", key)
+                control.stop("lost")
 
     async def _execute(self, claim: Claim) -> None:
         control = RunControl()

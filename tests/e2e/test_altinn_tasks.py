@@ -1,4 +1,9 @@
-"""The Altinn face's task types and completeProcess through automated tasks, over HTTP with the script worker."""
+"""The Altinn face over HTTP: task types, completeProcess through automated tasks, parallel branches.
+
+With several tokens active, Altinn's `currentTask` is the first active user task in document
+order; `GET next` lists the elements reachable from each active task, by task; `PUT next?id=<task>`
+leaves that task.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.settings import Settings
+from tests.fixtures import bpmn_text
 from tests.problems import problem
 
 PARTY = "50001"
@@ -107,3 +113,29 @@ async def test_next_from_a_gateway_with_a_default_flow_takes_it_and_an_id_still_
 
     assert (await r1.json())["currentTask"]["elementId"] == "Assess"
     assert (await r2.json())["endEvent"] == "Decided"
+
+
+async def state(api, path: str) -> dict:
+    return await (await api.user("GET", f"{path}/process")).json()
+
+
+async def test_a_parallel_fork_of_two_user_tasks_runs_to_its_end_through_the_altinn_face(api):
+    path = await started(api, "parallel-order", bpmn_text("parallel-fork-join.bpmn"))
+
+    forked = await state(api, path)
+    reachable = await (await api.user("GET", f"{path}/process/next")).json()
+    second = await api.user("PUT", f"{path}/process/next", params={"id": "ReserveStock"})
+    after_second = await state(api, path)
+    first = await api.user("PUT", f"{path}/process/next")
+    joined = await state(api, path)
+    shipped = await api.user("PUT", f"{path}/process/next")
+
+    assert forked["currentTask"]["elementId"] == "ChargeCard"
+    assert reachable == {"ChargeCard": ["Join"], "ReserveStock": ["Join"]}
+    assert second.status == 200 and after_second["currentTask"]["elementId"] == "ChargeCard"
+    assert first.status == 200 and joined["currentTask"]["elementId"] == "Ship"
+    assert shipped.status == 200, await shipped.text()
+    assert (await shipped.json())["endEvent"] == "Shipped"
+    history = (await (await api.user("GET", f"{path}/process/history")).json())["processHistory"]
+    assert [h["elementId"] for h in history] == ["Ordered", "ChargeCard", "ReserveStock", "Ship", "Shipped"]
+    assert all(h.get("ended") or h["eventType"] != "process_StartTask" for h in history)

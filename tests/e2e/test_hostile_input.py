@@ -50,8 +50,8 @@ PARAMETER_ENTITY = bpmn(
     '<!DOCTYPE definitions [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>',
 )
 PLAIN_DOCTYPE = bpmn('<bpmn:startEvent id="S"/>', "<!DOCTYPE definitions>")
-PARALLEL = bpmn(
-    '<bpmn:startEvent id="S"/><bpmn:parallelGateway id="Fork"/><bpmn:endEvent id="E"/>'
+EVENT_BASED = bpmn(
+    '<bpmn:startEvent id="S"/><bpmn:eventBasedGateway id="Fork"/><bpmn:endEvent id="E"/>'
     '<bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="Fork"/>'
     '<bpmn:sequenceFlow id="F2" sourceRef="Fork" targetRef="E"/>'
 )
@@ -74,7 +74,7 @@ async def stored(api) -> tuple[int, int]:
         (XXE, "DOCTYPE"),
         (PARAMETER_ENTITY, "DOCTYPE"),
         (PLAIN_DOCTYPE, "DOCTYPE"),
-        (PARALLEL, "parallelGateway"),
+        (EVENT_BASED, "eventBasedGateway"),
         (OVERSIZED, "limit"),
         ("<bpmn:definitions", "workflow"),
         ("<html><body/></html>", "BPMN"),

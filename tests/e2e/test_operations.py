@@ -216,7 +216,7 @@ async def test_an_unmatched_path_is_one_label_not_one_per_path(api):
 
 async def test_readyz_is_ready_on_a_migrated_database_and_names_missing_migrations(api):
     ready = await api.call("GET", "/readyz", token=None)
-    assert (ready.status, await ready.json()) == (200, {"status": "ready"})
+    assert (ready.status, await ready.json()) == (200, {"status": "ready", "warnings": []})
     await api.runtime.pool.execute("DELETE FROM procession_migrations")
     refused = await api.call("GET", "/readyz", token=None)
     body = await refused.json()
@@ -262,6 +262,32 @@ async def test_readyz_turns_503_while_the_relays_broker_is_away_and_200_when_it_
     finally:
         await client.close()
         await broker.stop()
+
+
+async def test_readyz_and_metrics_name_a_broker_that_refuses_the_idempotent_producer(settings):
+    broker = EmbeddedBroker()  # Tansu refuses aiokafka's InitProducerId
+    await broker.start()
+    kafka = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap, "kafka_idempotent": True})
+    client = TestClient(TestServer(create_app(kafka)))
+    await client.start_server()
+    try:
+        admin = {"Authorization": f"Bearer {await client.app[RUNTIME].tokens.create('alice', 'admin')}"}
+        assert (await client.post("/api/process/v1", json={"name": "I", "script": "echo-params"},
+                                  headers=admin)).status == 201
+
+        async def published() -> bool:
+            return "procession_relay_lag_events 0.0" in await (await client.get("/metrics", headers=admin)).text()
+
+        assert await until(published)  # not a stall: it publishes without
+        ready = await client.get("/readyz")
+        body = await ready.json()
+        found = samples(await (await client.get("/metrics", headers=admin)).text())
+    finally:
+        await client.close()
+        await broker.stop()
+    assert ready.status == 200 and body["status"] == "ready"
+    assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("relay: the broker refused the idempotent")
+    assert value(found, "procession_relay_idempotence_refused_total") >= 1
 
 
 async def _is(probe, expected: int) -> bool:

@@ -136,3 +136,15 @@ async def test_a_change_landing_while_a_page_renders_is_streamed_to_it_not_skipp
     frame = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)
     stream.close()
     assert b"event: refresh" in frame and b"Stopped" in frame
+
+
+async def test_the_icon_is_served_like_the_other_static_files(api: Api):
+    for path, media in (("/favicon.ico", "image/vnd.microsoft.icon"), ("/ui/static/favicon.svg", "image/svg+xml"),
+                        ("/ui/static/portal.css", "text/css")):
+        r = await api.client.get(path)
+        assert (r.status, r.content_type) == (200, media), path
+        assert r.headers["ETag"] and r.headers["Last-Modified"] and "Cache-Control" not in r.headers, path
+        again = await api.client.get(path, headers={"If-None-Match": r.headers["ETag"]})
+        assert again.status == 304, path
+    r = await api.client.get("/ui/sign-in")
+    assert '<link rel="icon" href="/ui/static/favicon.svg" type="image/svg+xml">' in await r.text()

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import psutil
 from aiokafka import AIOKafkaConsumer
 
 from infra.kafka_broker import EmbeddedBroker, free_port
-from tests.polling import until
+from tests.polling import process_gone, until
 
 CLI = str(Path(sys.executable).with_name("procession"))
 
@@ -73,3 +74,31 @@ async def test_serve_answers_and_publishes_every_event_to_kafka(database_url, tm
         server.terminate()
         await server.wait()
         await broker.stop()
+
+
+async def test_a_sigkilled_serve_leaves_neither_its_workers_nor_its_broker_nor_its_database(tmp_path):
+    # The embedded defaults: the database under the data directory, the bundled broker.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PROCESSION_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    env.update(PROCESSION_DATA_DIR=str(tmp_path), PROCESSION_LOG_REQUESTS="false")
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        CLI, "serve", "--port", str(port), "--workers", "2", "--kafka", "embedded", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert await healthy(f"http://127.0.0.1:{port}")
+        started = psutil.Process(server.pid).children()  # workers, broker, the database's watchdog
+        commands = [" ".join(child.cmdline()) for child in started]
+        assert sum("--reuse-port" in c for c in commands) == 2 and any(" broker " in c for c in commands), commands
+        postmaster = int((tmp_path / "pg" / "postmaster.pid").read_text().split()[0])
+        assert not process_gone(postmaster)
+        server.kill()  # no handler, no atexit, no finalizer runs
+        await server.wait()
+
+        await until(lambda: all(process_gone(p) for p in [postmaster, *(c.pid for c in started)]), within=60)
+        assert not (tmp_path / "pg" / "postmaster.pid").exists()  # a clean stop, not a kill
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()

@@ -24,6 +24,7 @@ from infra.transcoder import create_mapper
 from services.definitions.examples import EXAMPLE_APPLICATION
 from services.publishing.relay import KafkaRelay
 from tests.polling import until
+from tests.subscribers import partitions_by_topic
 
 TOPICS = ("procession.ProcessDefinition", "procession.ProcessInstance")
 
@@ -194,3 +195,31 @@ async def test_only_one_relay_publishes_at_a_time(event_store, broker, database_
     finally:
         await other_store.stop()
         await other_pool.close()
+
+
+async def test_a_broker_that_refuses_a_producer_id_gets_plain_publishing_not_a_stall(event_store, broker, caplog):
+    total = await write_history(event_store, definitions=2, versions=2)
+    relay = KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=True)  # Tansu refuses aiokafka's request
+    async with running(relay):
+        messages = await consume(broker.bootstrap, total)
+    assert len(messages) == total
+    assert relay.idempotence_refused and "UnknownError" in relay.idempotence_refused
+    assert [r for r in caplog.records if "refused a producer id" in r.getMessage()][0].levelname == "WARNING"
+
+
+async def test_topics_are_created_with_the_configured_partitions_and_existing_ones_left_alone(
+        event_store, broker, caplog):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic("procession.ProcessInstance", 2, 1)]).values():
+        await asyncio.to_thread(future.result, 10)
+    del admin  # librdkafka's client goes with its last reference (else it reconnects after the test)
+    total = await write_history(event_store, definitions=4, versions=1)
+    async with running(KafkaRelay(event_store, bootstrap=broker.bootstrap, idempotent=False, partitions=5)) as relay:
+        await until(lambda: relay.published_to)  # before a consumer's metadata request could create a topic
+        assert len(await consume(broker.bootstrap, total)) == total
+        found = await asyncio.to_thread(partitions_by_topic, broker.bootstrap, relay.topics())
+    assert found == {"procession.ProcessDefinition": 5, "procession.ProcessInstance": 2, "procession.ProcessKey": 5}
+    assert any("procession.ProcessInstance has 2 partitions, not the 5 configured" in r.getMessage()
+               for r in caplog.records)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from infra.settings import Settings
 from services.bootstrap import Runtime, runtime
-from services.scripts.worker import LOST, SHUTDOWN, running_script_worker
+from services.scripts.runner import RunControl
+from services.scripts.worker import LOST, SHUTDOWN, ScriptWorker, running_script_worker
 from services.instances.commands import CreateInstance
 from services.definitions.commands import SaveDefinition
 from services.scripts.commands import StartProcess
@@ -36,6 +39,23 @@ name = "short-slow"
 command = ["{python}", "-u", "-c", "import time\\nprint('start')\\ntime.sleep(30)"]
 time_limit_seconds = 1
 """
+LEAVES_A_CHILD_SCRIPT = """
+name = "leaves-a-child"
+command = ["{python}", "-u", "{here}/leaves_a_child.py"]
+"""
+LEAVES_A_CHILD_PY = """
+import subprocess, sys, time
+ignores = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(120)"
+# In the script's process group, but not on the runner's pipes: the run is over when the script is.
+child = subprocess.Popen([sys.executable, "-c", ignores], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+child.stdout.readline()
+print("pid", child.pid, flush=True)
+time.sleep(120)  # the script itself ends at SIGTERM
+"""
+ESCAPES_SCRIPT = """
+name = "escapes"
+command = ["{python}", "-u", "-c", "import subprocess, sys, time\\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True)\\nprint('pid', child.pid, flush=True)\\ntime.sleep(120)"]
+"""
 FLOW = """<?xml version="1.0"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
   <bpmn:process id="p" isExecutable="true">
@@ -56,6 +76,9 @@ def script_settings(settings: Settings, tmp_path: Path) -> Settings:
     extra.mkdir()
     (extra / "count.toml").write_text(COUNT_SCRIPT)
     (extra / "short-slow.toml").write_text(SHORT_SCRIPT)
+    (extra / "leaves-a-child.toml").write_text(LEAVES_A_CHILD_SCRIPT)
+    (extra / "leaves_a_child.py").write_text(LEAVES_A_CHILD_PY)
+    (extra / "escapes.toml").write_text(ESCAPES_SCRIPT)
     return settings.model_copy(update={
         "scripts_dir": extra, "script_lease_seconds": 1.5, "script_stop_grace_seconds": 2.0,
     })
@@ -162,6 +185,26 @@ async def test_stop_kills_the_running_script_and_the_instance_ends_stopped(rt: R
     await gone(pid)
 
 
+async def test_stop_kills_a_child_that_ignores_sigterm_when_the_script_itself_exits(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, StartProcess(script="leaves-a-child"))
+    child = await first_pid(rt, started.id)  # printed once the child ignores SIGTERM
+    await rt.scripts.stop(BOB, StopProcess(started.id))
+    assert (await finished(rt, started.id)).status is InstanceStatus.STOPPED
+    await gone(child)
+
+
+async def test_a_stopped_run_ends_though_a_process_that_left_its_group_holds_its_output_open(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, StartProcess(script="escapes"))
+    escaped = await first_pid(rt, started.id)  # its own session, so no signal to the script's group reaches it
+    try:
+        await rt.scripts.stop(BOB, StopProcess(started.id))
+        assert (await finished(rt, started.id)).status is InstanceStatus.STOPPED
+        await until(lambda: not rt.local_runs.controls and not rt.script_runner.process_groups)  # the run is over
+        assert await rt.pool.fetchval("SELECT count(*) FROM script_run_claims WHERE NOT done") == 0
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+
+
 async def test_stopping_twice_is_harmless(rt: Runtime) -> None:
     started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
     await first_pid(rt, started.id)
@@ -190,6 +233,17 @@ async def test_a_service_restart_mid_run_fails_the_run_instead_of_leaving_it_run
         assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {SHUTDOWN}")
 
 
+async def test_kill_all_the_shutdowns_last_resort_kills_every_running_scripts_group(rt: Runtime) -> None:
+    started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+    pid = await first_pid(rt, started.id)
+    assert rt.script_runner.process_groups == {pid}
+    rt.script_runner.kill_all()  # what the shutdown's deadline calls (from its own thread) before exiting
+    await gone(pid)
+    instance = await finished(rt, started.id)
+    assert instance.status is InstanceStatus.FAILED and "status -9" in (instance.failure or "")
+    assert rt.script_runner.process_groups == set()
+
+
 async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_settings: Settings) -> None:
     async with runtime(script_settings) as rt:
         started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
@@ -198,6 +252,49 @@ async def test_a_run_whose_worker_died_is_failed_by_the_next_worker(script_setti
             "INSERT INTO script_run_claims (instance_id, request_version, worker, lease_until)"
             " SELECT instance_id, request_version, 'dead', now() - interval '1 second' FROM script_task_view"
         )
+        async with running_script_worker(rt):
+            instance = await finished(rt, started.id)
+        assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {LOST}")
+
+
+async def test_a_run_claimed_while_a_renewal_is_on_its_way_is_not_taken_for_lost(script_settings: Settings) -> None:
+    """The chaos test's run left RUNNING, step by step: a claim commits while the heartbeat's
+    renewal is on its way, so the renewal's answer does not name it. The run must be kept:
+    judged lost, its script was killed and never reported while its claim was renewed for good."""
+    async with runtime(script_settings) as rt:
+        await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+        worker = ScriptWorker(rt, rt.script_runner, rt.local_runs, concurrency=1, lease_seconds=60)
+        renew, crossed = worker.claims.renew, []
+
+        async def renew_crossing_a_claim(*args: object) -> set:
+            held = await renew(*args)  # the renewal's UPDATE has run ...
+            claim = await worker.claims.next()  # ... and only now is the run claimed and started
+            worker.local.controls[claim.key] = control = RunControl()
+            crossed.append(control)
+            return held
+
+        worker.claims.renew = renew_crossing_a_claim  # type: ignore[method-assign]
+        await worker.beat()
+        [control] = crossed
+        assert control.reason is None  # running here, not "lost"
+        worker.claims.renew = renew  # type: ignore[method-assign]
+        await worker.beat()
+        assert control.reason is None
+        row = await rt.pool.fetchrow(
+            "SELECT worker, attempts, done, lease_until > clock_timestamp() AS live FROM script_run_claims")
+        assert dict(row) == {"worker": worker.claims.worker, "attempts": 1, "done": False, "live": True}
+
+
+async def test_a_claim_whose_run_is_not_alive_here_runs_out_and_the_next_worker_fails_it(script_settings: Settings) -> None:
+    """The heartbeat renews the runs alive here only: a claim its worker holds without running
+    it (the run ended without giving it back) runs out, and the next claimant fails the run."""
+    async with runtime(script_settings) as rt:
+        started = await rt.scripts.start(BOB, StartProcess(script="slow", arguments={"seconds": 60}))
+        worker = ScriptWorker(rt, rt.script_runner, rt.local_runs, concurrency=1, lease_seconds=60)
+        assert await worker.claims.next() is not None  # claimed, but nothing of it runs here
+        await rt.pool.execute("UPDATE script_run_claims SET lease_until = clock_timestamp() - interval '1 second'")
+        await worker.beat()
+        assert await rt.pool.fetchval("SELECT lease_until <= clock_timestamp() FROM script_run_claims")
         async with running_script_worker(rt):
             instance = await finished(rt, started.id)
         assert (instance.status, instance.failure) == (InstanceStatus.FAILED, f"automated task script failed: {LOST}")

@@ -10,6 +10,10 @@
 4. Half load: another process (appender.py) appends 2-event commands at half the relay's
    event rate while the relay follows; each command's commit-to-ack time is when the relay
    recorded a position at or past it minus when its append returned (both `time.time()`).
+   Meanwhile a subscriber (subscriber.py: a confluent-kafka consumer group member in its own
+   process, subscribed from the start and caught up with the seeded events before the half
+   load starts) reads the topics: each command's end-to-end lag is when the subscriber
+   received its last event minus when its append returned.
 """
 
 from __future__ import annotations
@@ -95,11 +99,17 @@ async def test_relay_against_a_bare_producer(database_url: str, tmp_path: Path, 
 
         relay = TimedRelay(store, bootstrap=broker.bootstrap, idempotent=False)
         task = asyncio.create_task(relay.run())
+        subscriber = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("subscriber.py")), "--bootstrap", broker.bootstrap,
+            *relay.topics(), stdout=asyncio.subprocess.PIPE)
+        received: dict[int, float] = {}
+        reading = asyncio.create_task(_read_positions(subscriber, received))
         try:
             started = time.perf_counter()
             await until(lambda: _at(relay, total))
             relay_seconds = time.perf_counter() - started
             relay_rate = total / relay_seconds
+            await until(lambda: _holds(received, total))  # the subscriber has caught up: lag, not backlog
 
             # Half load: 2-event commands at half the relay's event rate, from another process.
             appender = await asyncio.create_subprocess_exec(
@@ -110,7 +120,12 @@ async def test_relay_against_a_bare_producer(database_url: str, tmp_path: Path, 
             committed = [tuple(c) for c in orjson.loads(out)]
             last = max(p for p, _ in committed)
             await until(lambda: _at(relay, last))
+            await until(lambda: _holds(received, last))
         finally:
+            if subscriber.returncode is None:
+                subscriber.terminate()
+            await subscriber.wait()
+            await reading
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -125,6 +140,8 @@ async def test_relay_against_a_bare_producer(database_url: str, tmp_path: Path, 
         lags.append(max(0.0, acked - at))
     lags.sort()
     assert relay.published_to >= last
+    consumed = sorted(max(0.0, received[position] - at) for position, at in committed if position in received)
+    assert len(consumed) == len(committed), f"the subscriber missed {len(committed) - len(consumed)} commands"
 
     report.table(
         f"P6: publishing {total:,} events to the embedded broker (acks=all)",
@@ -134,13 +151,29 @@ async def test_relay_against_a_bare_producer(database_url: str, tmp_path: Path, 
     )
     report.table(
         f"P6: commit-to-ack at half load ({len(committed):,} commands of 2 events, {SECONDS:g} s)",
-        ["p50 ms", "p99 ms", "max ms"],
-        [[1000 * percentile(lags, 0.5), 1000 * percentile(lags, 0.99), 1000 * lags[-1]]],
+        ["from commit to", "p50 ms", "p99 ms", "max ms"],
+        [["the broker's ack (relay)", 1000 * percentile(lags, 0.5), 1000 * percentile(lags, 0.99), 1000 * lags[-1]],
+         ["a subscriber's poll (confluent-kafka)", 1000 * percentile(consumed, 0.5),
+          1000 * percentile(consumed, 0.99), 1000 * consumed[-1]]],
     )
     print("\nRatios:")
     report.ratio("P6 relay / bare producer (events/s)", relay_rate / (total / bare_seconds), 0.5)
     report.ratio("P6 50 ms / commit-to-ack p99", 0.05 / max(1e-9, percentile(lags, 0.99)), 1)
+    report.ratio("P6s commit-to-consumed p99 / commit-to-ack p99", percentile(consumed, 0.99)
+                 / max(1e-9, percentile(lags, 0.99)))
 
 
 async def _at(relay: TimedRelay, position: int) -> bool:
     return relay.published_to >= position
+
+
+async def _holds(received: dict[int, float], position: int) -> bool:
+    return position in received
+
+
+async def _read_positions(subscriber: asyncio.subprocess.Process, received: dict[int, float]) -> None:
+    assert subscriber.stdout is not None
+    async for line in subscriber.stdout:
+        position, at = line.split()
+        received[int(position)] = float(at)
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.bpmn import parse_bpmn
+from events.flows.bpmn import parse_bpmn
 from events.workflow import compile_workflow
 from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state
 from tests.factories import an_instance

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.bpmn import DocumentTooLargeError, WorkflowError, parse_bpmn
-from events.flow import Flow, FlowGraph, Node, NodeKind, graph_problems
+from events.flows.bpmn import DocumentTooLargeError, WorkflowError, parse_bpmn
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, graph_problems
 from tests.fixtures import REFUSED, bpmn_bytes, bpmn_corpus
 
 ALL_FIXTURES = bpmn_corpus()
@@ -54,10 +54,10 @@ def test_fixture_directory_is_present() -> None:
 
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
-def test_every_fixture_names_the_altinn_behaviour_it_reproduces(path: Path) -> None:
+def test_every_fixture_names_the_engine_behaviour_it_reproduces(path: Path) -> None:
     comment = re.search(r"<!--(.*?)-->", path.read_text(encoding="utf-8-sig"), re.DOTALL)
 
-    assert comment and comment.group(1).strip().startswith("Altinn behaviour")
+    assert comment and comment.group(1).strip().startswith(("Altinn behaviour", "Camunda/Zeebe behaviour"))
 
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
@@ -298,14 +298,14 @@ def test_root_without_process_is_not_bpmn() -> None:
 
 def test_unsupported_elements_are_all_named_with_their_ids() -> None:
     body = LINEAR + """
-    <bpmn:parallelGateway id="Gateway_1"/>
+    <bpmn:eventBasedGateway id="Gateway_1"/>
     <bpmn:subProcess id="Sub_1"><bpmn:task id="Inner"/></bpmn:subProcess>
     <bpmn:boundaryEvent id="Boundary_1" attachedToRef="T1"/>"""
 
     error = refusal(bpmn(body))
 
     assert error.problems == [
-        "unsupported element parallelGateway (id=Gateway_1)",
+        "unsupported element eventBasedGateway (id=Gateway_1)",
         "unsupported element subProcess (id=Sub_1)",
         "unsupported element boundaryEvent (id=Boundary_1)",
     ]
@@ -313,12 +313,12 @@ def test_unsupported_elements_are_all_named_with_their_ids() -> None:
 
 def test_flows_into_a_refused_element_do_not_repeat_the_problem() -> None:
     body = LINEAR.replace('targetRef="End"', 'targetRef="Fork"') + """
-    <bpmn:parallelGateway id="Fork"/>
+    <bpmn:eventBasedGateway id="Fork"/>
     <bpmn:sequenceFlow id="F3" sourceRef="Fork" targetRef="End"/>"""
 
     error = refusal(bpmn(body))
 
-    assert error.problems == ["unsupported element parallelGateway (id=Fork)"]
+    assert error.problems == ["unsupported element eventBasedGateway (id=Fork)"]
 
 
 def test_timer_start_event_is_refused() -> None:
@@ -443,12 +443,12 @@ def test_structural_defects_are_refused(body: str, problem: str) -> None:
 
 def test_all_problems_are_reported_at_once() -> None:
     body = LINEAR.replace('targetRef="T1"', 'targetRef="Missing"')
-    body += '<bpmn:parallelGateway id="G"/>'
+    body += '<bpmn:eventBasedGateway id="G"/>'
 
     error = refusal(bpmn(body))
 
     assert len(error.problems) == 2
-    assert "Missing" in str(error) and "parallelGateway" in str(error)
+    assert "Missing" in str(error) and "eventBasedGateway" in str(error)
 
 
 def test_first_executable_process_is_chosen() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from events.concord_expressions import ExpressionError, ExpressionSyntaxError, UndefinedVariable, parse_template, render
-from events.concord_forms import FormField, accept, convert, field_error, parse_form
-from events.concord_project import load_project, parse_duration
-from events.concord_runtime import RunLimits
-from events.concord_yaml import YamlLimits, load_yaml
-from events.flow import WorkflowError
+from events.concord.forms import FormField, accept, convert, field_error, parse_form
+from events.concord.project import load_project, parse_duration
+from events.concord.runtime import RunLimits
+from events.concord.safe_yaml import YamlLimits, load_yaml
+from events.expressions.el import ExpressionError, ExpressionSyntaxError, UndefinedVariable, parse_template, render
+from events.flows.graph import WorkflowError
 from events.instance import ProcessInstance
 from events.workflow import compile_workflow
 

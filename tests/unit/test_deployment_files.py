@@ -38,19 +38,23 @@ def test_compose_runs_two_service_processes_on_postgres_and_kafka_with_healthche
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert "/readyz" in " ".join(service["healthcheck"]["test"])
         assert "procession-data:/data" in service["volumes"]  # stored files are shared
-        grace = float(env["PROCESSION_SHUTDOWN_GRACE_SECONDS"])
-        assert int(service["stop_grace_period"].removesuffix("s")) > grace
+        budget = float(env["PROCESSION_SHUTDOWN_TIMEOUT_SECONDS"])
+        assert int(service["stop_grace_period"].removesuffix("s")) > budget  # gone before Docker's SIGKILL
     assert services["migrate"]["command"] == ["db", "migrate"]
     ports = {p for n in ("procession-1", "procession-2") for p in services[n]["ports"]}
     assert len(ports) == 2
     assert set(compose()["volumes"]) == {"postgres-data", "kafka-data", "procession-data"}
 
 
-def test_compose_settings_are_settings_the_service_reads():
+def test_compose_settings_are_settings_the_service_reads(monkeypatch):
     env = compose()["services"]["procession-1"]["environment"]
-    known = {f"PROCESSION_{name.upper()}" for name in settings_of.__globals__["Settings"].model_fields}
+    settings = settings_of.__globals__["Settings"]
+    known = {f"PROCESSION_{name.upper()}" for name in settings.model_fields}
     known |= {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}
     assert set(env) <= known
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings()  # accepted as a whole (the shutdown's parts fit its budget, say)
 
 
 def test_dockerfile_copies_what_exists_and_runs_the_cli():

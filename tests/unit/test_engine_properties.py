@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from events.engine import FlowConflict, InvalidTrigger
+from events.flows.engine import FlowConflict, InvalidTrigger
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
 from events.workflow import compile_workflow

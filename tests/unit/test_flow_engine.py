@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from events.engine import FlowConflict, InvalidTrigger, UnknownElement, next_steps
+from events.configuration import check_configuration
 from events.errors import Conflict, InvalidInput, NotFound
-from events.expressions import Facts, condition_problems, holds
-from events.flow import WorkflowError
+from events.expressions import Dialect, Facts, condition_problems, dialect_of, evaluate, holds, problems
+from events.flows.engine import FlowConflict, InvalidTrigger, UnknownElement, next_steps
+from events.flows.graph import WorkflowError
+from events.flows.state_machine import compile_state_machine
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus
-from events.configuration import check_configuration
-from events.state_machine import compile_state_machine
 from events.workflow import compile_workflow
 from tests.factories import an_instance
 from tests.fixtures import REFUSED, bpmn_corpus, bpmn_text
@@ -69,6 +69,12 @@ def replayed(instance: ProcessInstance) -> ProcessInstance:
     ('age >= 18 and len(documents) > 0', Facts({"age": 20}, ("doc",)), True),
     ('formData.age < 18', Facts({"age": 20}), False),
     ('missing > 3', Facts(), False),
+    ('= amount > 100 and approved = true', Facts({"amount": 150, "approved": True}), True),  # Zeebe's FEEL
+    ('= order.total >= 10 or not(express)', Facts({"order": {"total": 5}, "express": True}), False),
+    ('= missing > 3', Facts(), False),
+    ('${amount > 100 && approved}', Facts({"amount": 150, "approved": True}), True),  # Camunda's JUEL
+    ('${amount gt 100}', Facts({"amount": 50}), False),
+    ('${missing > 3}', Facts(), False),
 ])
 def test_conditions_evaluate_against_process_data_only(condition: str, facts: Facts, expected: bool) -> None:
     assert condition_problems(condition) == []
@@ -78,9 +84,30 @@ def test_conditions_evaluate_against_process_data_only(condition: str, facts: Fa
 @pytest.mark.parametrize("condition", [
     '__import__("os").system("true")', "(lambda: 1)()", "age.__class__", "[x for x in documents]",
     '["exec", "rm"]', '["equals", 1]', "not valid (", "rand() > 0.5",
+    "= a ~ b", "= __import__('os')", "=", "${a >}", "${a} and ${b}",
 ])
 def test_unsafe_or_unsupported_conditions_are_refused_when_written(condition: str) -> None:
     assert condition_problems(condition)
+
+
+@pytest.mark.parametrize(("dialect", "source", "expected"), [
+    (Dialect.ALTINN, '["concat", ["dataModel", "a"], "!"]', "hi!"),
+    (Dialect.TEXT, "a + '!'", "hi!"),
+    (Dialect.FEEL, '= a = "hi"', True),
+    (Dialect.EL, "${a.toUpperCase() == 'HI'}", True),
+])
+def test_one_entry_point_evaluates_every_dialect(dialect: Dialect, source: str, expected: object) -> None:
+    assert problems(dialect, source) == []
+    assert evaluate(dialect, source, {"a": "hi", "formData": {"a": "hi"}}) == expected
+
+
+def test_el_outside_a_condition_renders_a_template_as_concord_does() -> None:
+    assert evaluate(Dialect.EL, "${a}, ${a.toUpperCase()}!", {"a": "hi"}) == "hi, HI!"
+
+
+def test_a_condition_names_its_dialect_by_its_first_character() -> None:
+    assert [dialect_of(c) for c in ('["not", true]', "= a", " ${a}", "a == 1")] == [
+        Dialect.ALTINN, Dialect.FEEL, Dialect.EL, Dialect.TEXT]
 
 
 # --- state machines ---------------------------------------------------------------------------
@@ -336,7 +363,7 @@ def test_a_failed_automated_task_fails_the_instance() -> None:
     instance = an_instance()
     instance.start(graph, None, "alice")
 
-    instance.fail_automated("script", "exit code 2")
+    instance.fail_automated(graph, "script", "exit code 2", "worker")
 
     assert instance.status is InstanceStatus.FAILED and "exit code 2" in instance.failure
     with pytest.raises(Conflict):

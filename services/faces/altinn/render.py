@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from events.engine import exit_problems
-from events.flow import FlowGraph, NodeKind
+from events.flows.engine import exit_problems
+from events.flows.graph import FlowGraph, NodeKind
 from events.instance import ProcessInstance as I
 from services.common.times import iso_z
 
@@ -20,6 +20,7 @@ _PROCESS_EVENTS = {
 _BPMN_TAGS = {
     NodeKind.START_EVENT: "startEvent", NodeKind.END_EVENT: "endEvent", NodeKind.USER_TASK: "task",
     NodeKind.SERVICE_TASK: "serviceTask", NodeKind.EXCLUSIVE_GATEWAY: "exclusiveGateway",
+    NodeKind.PARALLEL_GATEWAY: "parallelGateway", NodeKind.INCLUSIVE_GATEWAY: "inclusiveGateway",
 }
 
 
@@ -31,9 +32,10 @@ def process_state(instance: Any, graph: FlowGraph) -> dict[str, Any]:
     null before the start (how this face says "created, not started").
     """
     state: dict[str, Any] = {"started": iso_z(instance.started_at), "startEvent": instance.start_event}
-    task = instance.current_task
+    task = current_task(instance, graph)
     if task is not None:
-        node, visit = graph.node(task), instance.visits[-1]
+        node = graph.node(task)
+        visit = next((v for v in reversed(instance.visits) if v.element_id == task), instance.visits[-1])
         state["currentTask"] = {
             "flow": visit.flow,
             "started": iso_z(visit.started),
@@ -47,6 +49,19 @@ def process_state(instance: Any, graph: FlowGraph) -> dict[str, Any]:
     if instance.end_event is not None:
         state["endEvent"] = instance.end_event
     return state
+
+
+def user_tasks(instance: Any, graph: FlowGraph) -> list[str]:
+    """The active user tasks in document order (several after a parallel fork), else the current task."""
+    if instance.current_task is None:
+        return []
+    tasks = [t for t in instance.active_tasks(graph) if graph.node(t).kind is NodeKind.USER_TASK]
+    return tasks or [instance.current_task]
+
+
+def current_task(instance: Any, graph: FlowGraph) -> str | None:
+    """Altinn's `currentTask`: the first active user task in document order."""
+    return next(iter(user_tasks(instance, graph)), None)
 
 
 def process_history(instance: Any) -> list[dict[str, Any]]:

@@ -39,13 +39,13 @@ from typing import Any
 from aiohttp import web
 
 from contracts.altinn import ProcessNextIn
-from events.engine import next_steps
 from events.errors import NotFound
-from events.flow import FlowGraph
+from events.flows.engine import next_steps
+from events.flows.graph import FlowGraph
 from events.instance import ProcessInstance
 from events.workflow import is_xml
 from infra.tokens import Principal
-from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state
+from services.faces.altinn.render import graph_to_bpmn, process_events, process_history, process_state, user_tasks
 from services.http.body import read_model
 from services.http.context import request_context
 from services.http.headers import json_response
@@ -125,13 +125,16 @@ async def start_process(request: web.Request) -> web.Response:
 
 
 async def get_next(request: web.Request) -> web.Response:
-    """The elements reachable from the current task (start events before the start)."""
+    """The elements reachable from the current task, or from each active one by task (start events before the start)."""
     instance, graph = await _instance(request)
     if not instance.started:
         return json_response([n.id for n in graph.start_events()])
     if instance.current_task is None:
         raise ProblemError(409, "Process is ended." if instance.status.finished else "no current task to move from")
-    return json_response([s.target for s in next_steps(graph, instance.current_task, instance.facts())])
+    tasks = user_tasks(instance, graph)
+    reachable = {task: [s.target for s in next_steps(graph, task, instance.facts())] for task in tasks}
+    # One active task: the document's list. Several (after a parallel fork): the list of each, by task.
+    return json_response(reachable[tasks[0]] if len(tasks) == 1 else reachable)
 
 
 async def put_next(request: web.Request) -> web.Response:

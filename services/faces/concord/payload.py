@@ -33,8 +33,8 @@ from pydantic import ValidationError
 
 from contracts.concord import StartRequest
 
-from events.concord_project import ROOT_FILES, is_project_file
-from events.workflow import CONCORD
+from events.concord.compiler import CONCORD
+from events.concord.project import ROOT_FILES, is_project_file
 from services.http.problems import ProblemError, validation_messages
 
 REQUEST_FILE = "request.json"

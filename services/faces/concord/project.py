@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-from events.concord_project import Project
+from events.concord.compiler import concord_project, is_concord
+from events.concord.project import Project
 from events.errors import NotFound
-from events.flow import WorkflowError
-from events.workflow import concord_project, is_concord
+from events.flows.graph import WorkflowError
 from services.faces.concord.payload import StartPlan
 from services.http.context import RequestContext
 from services.http.problems import ProblemError

@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from events.concord_instance import KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
+from events.concord.program import KIND_ATTRIBUTE, PARENT_ATTRIBUTE, PROFILES_ATTRIBUTE
 from events.instance import ProcessInstance
 from events.instance_state import InstanceStatus as S
 

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from contracts.concord import ConcordStartIn
-from events.concord_instance import PROFILES_ATTRIBUTE
+from events.concord.program import PROFILES_ATTRIBUTE
 from services.definitions.adhoc import adhoc_definition
 from services.faces.concord.payload import StartPlan, active_profiles, parse_bool, parse_entry_point
 from services.faces.concord.process import late, wait_limit

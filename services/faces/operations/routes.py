@@ -13,7 +13,7 @@ from services.http.problems import ProblemError
 from services.http.routes import Route
 from services.http.app_keys import RUNTIME, WORKERS
 from services.operations.scrape import scrape
-from services.operations.readiness import not_ready
+from services.operations.readiness import not_ready, warnings
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="procession"'}
 
@@ -21,9 +21,10 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="procession"'}
 async def readyz(request: web.Request) -> web.Response:
     workers = request.app[WORKERS]
     reasons = await not_ready(request.app[RUNTIME], workers.relay, workers.relay_watch)
+    notes = warnings(workers.relay)
     if reasons:
-        raise ProblemError(503, "; ".join(reasons), title="Not ready", errors=reasons)
-    return json_response({"status": "ready"})
+        raise ProblemError(503, "; ".join(reasons), title="Not ready", errors=reasons, warnings=notes)
+    return json_response({"status": "ready", "warnings": notes})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -44,7 +45,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/readyz", readyz, "200 when this process should get traffic; 503 naming what is not ready",
-          "system", role="public", response={"type": "object", "properties": {"status": {"type": "string"}}},
+          "system", role="public",
+          response={"type": "object", "properties": {"status": {"type": "string"},
+                                                     "warnings": {"type": "array", "items": {"type": "string"}}}},
           errors=(503,)),
     # Public to the auth middleware: the handler takes an admin token or the separate metrics token.
     Route("GET", "/metrics", metrics, "Prometheus metrics (admin token or the metrics token)", "system",

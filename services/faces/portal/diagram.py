@@ -14,7 +14,7 @@ from typing import Any
 
 from defusedxml import ElementTree
 
-from events.flow import FlowGraph, NodeKind
+from events.flows.graph import TASK_KINDS, FlowGraph, NodeKind
 from events.workflow import is_xml
 
 _DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
@@ -83,7 +83,7 @@ def _kind(graph: FlowGraph, node_id: str) -> str:
         return "task"
     if node.kind in (NodeKind.START_EVENT, NodeKind.END_EVENT):
         return "event"
-    return "gateway" if node.kind == NodeKind.EXCLUSIVE_GATEWAY else "task"
+    return "task" if node.kind in TASK_KINDS else "gateway"
 
 
 def _label(graph: FlowGraph, node_id: str) -> str:
@@ -191,7 +191,9 @@ def marks(instance: Any, via: set[str]) -> dict[str, str]:
     classes.update({element: "passed" for element in via})
     status = getattr(instance.status, "value", str(instance.status))
     if instance.element and status in ("running", "waiting"):
-        classes[instance.element] = "current"
+        # Every active token's element at once (a parallel fork has several).
+        for element in [instance.element, *(t.element_id for t in getattr(instance, "tokens", {}).values())]:
+            classes[element] = "current"
     elif instance.element and status == "failed":
         classes[instance.element] = "failed"
     return classes

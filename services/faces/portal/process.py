@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from events.concord_instance import KIND_ATTRIBUTE, PARENT_ATTRIBUTE
+from events.concord.program import KIND_ATTRIBUTE, PARENT_ATTRIBUTE
 from events.errors import DomainError
-from events.engine import next_steps, permitted_triggers
+from events.flows.engine import next_steps, permitted_triggers
 from events.instance import ProcessInstance, line_time
 from events.instance_state import InstanceStatus
 from services.faces.portal import concord_form, diagram

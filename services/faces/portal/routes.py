@@ -9,8 +9,17 @@ from aiohttp import web
 from services.faces.portal import audit, definition_admin, definitions, overview, process, processes, render, sign_in, start, tasks
 from services.faces.portal.security import SIGN_IN, STATIC, UI
 
+STATIC_DIR = Path(__file__).with_name("static")
+
+
 async def _to_home(_request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(UI + "/")
+
+
+async def _favicon(_request: web.Request) -> web.StreamResponse:
+    # Browsers ask for /favicon.ico on any page that names no icon (the API docs, a JSON
+    # answer): the portal's icon as ICO, with the static files' ETag and Last-Modified.
+    return web.FileResponse(STATIC_DIR / "favicon.ico")
 
 
 ROUTES: list[tuple[str, str, render.Handler]] = [
@@ -53,6 +62,7 @@ ROUTES: list[tuple[str, str, render.Handler]] = [
 def install(app: web.Application) -> None:
     """Templates, static files and pages; the guard is `security.portal_middleware`."""
     render.setup(app)
-    app.router.add_static(STATIC, Path(__file__).with_name("static"), append_version=False)
+    app.router.add_static(STATIC, STATIC_DIR, append_version=False)
+    app.router.add_get("/favicon.ico", _favicon)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from events.concord_expressions import ExpressionSyntaxError, Template, parse_template
-from events.concord_forms import FormField, FormSpec, parse_field, parse_form
-from events.concord_yaml import Located, Where, YamlLimits, load_yaml
-from events.flow import WorkflowError
+from events.concord.forms import FormField, FormSpec, parse_field, parse_form
+from events.concord.safe_yaml import Located, Where, YamlLimits, load_yaml
+from events.expressions.el import ExpressionSyntaxError, Template, parse_template
+from events.flows.graph import WorkflowError
 
 ROOT_FILES = ("concord.yml", ".concord.yml", "concord.yaml")
 EXTRA_SUFFIXES = (".concord.yml", ".concord.yaml")

@@ -19,7 +19,7 @@ from typing import Any
 
 import regex
 
-from events.concord_expressions import ExpressionSyntaxError, Template, parse_template, to_text
+from events.expressions.el import ExpressionSyntaxError, Template, parse_template, to_text
 
 TYPES = frozenset({"string", "int", "decimal", "boolean", "file"})
 CARDINALITY = {"": "ONE_AND_ONLY_ONE", "?": "ONE_OR_NONE", "+": "AT_LEAST_ONE", "*": "ANY"}

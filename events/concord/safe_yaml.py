@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from events.flow import WorkflowError
+from events.flows.graph import WorkflowError
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",

@@ -8,7 +8,10 @@ flow without a condition (the caller chooses among several). A gateway with a de
 takes it when no condition holds, even beside flows without a condition: those stay reachable,
 but only when the caller names their target (`Step.named_only`), as a BPMN navigator that
 follows the default leaves them. A gateway compiled from a state machine (`choice: first`)
-takes its first flow whose condition holds, else its default.
+takes its first flow whose condition holds, else its default. A parallel gateway is a stop of its
+own (`fork_steps`): the walker's tokens wait at it and leave it along every outgoing flow, whose
+conditions are ignored as Camunda and Zeebe ignore them. An inclusive gateway forks along every
+flow whose condition holds or that has none, else its default flow.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from events.errors import Conflict, MalformedInput
 from events.expressions import Facts, holds
-from events.flow import FlowGraph, Node, NodeKind
+from events.flows.graph import FlowGraph, Node, NodeKind
 
 ABANDON = "AbandonCurrentReturnToNext"
 _MAX_GATEWAY_CHAIN = 64
@@ -96,6 +99,27 @@ def _gateway_choice(graph: FlowGraph, gateway: Node, facts: Facts) -> list[tuple
         return [(f, False) for f in held + free]
     # No condition holds: the default flow is the way on; unconditioned flows only when named.
     return [(gateway.default_flow, False), *((f, True) for f in free)]
+
+
+def fork_steps(graph: FlowGraph, gateway: str, facts: Facts) -> list[Step]:
+    """One step per flow a parallel or inclusive gateway forks along, in document order (a token each).
+
+    A flow that leads through exclusive gateways to no single element is a FlowConflict: a token
+    cannot choose, so the fork cannot happen; so is an inclusive gateway that lets no flow through.
+    """
+    node, flows = graph.node(gateway), graph.outgoing(gateway)
+    if node.kind is NodeKind.INCLUSIVE_GATEWAY:
+        held = [f for f in flows if f.id != node.default_flow and (f.condition is None or holds(f.condition, facts))]
+        flows = held or [f for f in flows if f.id == node.default_flow]
+        if not flows:
+            raise FlowConflict(f"no condition of inclusive gateway {gateway} holds and it has no default flow")
+    steps: list[Step] = []
+    for flow in flows:
+        reached = unnamed(_through(graph, flow.id, facts, (), 0))
+        if len(reached) != 1:
+            raise FlowConflict(f"flow {flow.id} from parallel gateway {gateway} leads to {len(reached)} elements, not one")
+        steps.append(reached[0])
+    return steps
 
 
 def choose(graph: FlowGraph, element: str, facts: Facts, target: str | None) -> Step:

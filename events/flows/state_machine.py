@@ -25,7 +25,8 @@ import json
 import re
 from typing import Any
 
-from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.walker import WALKER
 
 START = "#start"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
@@ -47,7 +48,7 @@ def compile_state_machine(workflow: dict[str, Any]) -> FlowGraph:
     flows: list[Flow] = [Flow(f"{START}>{initial}", START, str(initial))]
     for name, spec in states.items():
         problems.extend(_state(name, spec, states, nodes, flows))
-    graph = FlowGraph(nodes=nodes, flows=tuple(flows))
+    graph = FlowGraph(nodes=nodes, flows=tuple(flows), program=WALKER)
     problems.extend(graph_problems(graph) if not problems else [])
     if problems:
         raise WorkflowError("invalid state machine", problems)

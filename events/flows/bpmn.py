@@ -13,8 +13,9 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 
-from events.bpmn_extensions import flow_type, task_settings
-from events.flow import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.bpmn_extensions import flow_type, task_settings
+from events.flows.graph import Flow, FlowGraph, Node, NodeKind, WorkflowError, graph_problems
+from events.flows.walker import WALKER
 
 __all__ = ["BPMN_NS", "DocumentTooLargeError", "WorkflowError", "parse_bpmn"]
 
@@ -28,6 +29,8 @@ _NODE_KINDS = {
     "serviceTask": NodeKind.SERVICE_TASK,
     "scriptTask": NodeKind.SERVICE_TASK,
     "exclusiveGateway": NodeKind.EXCLUSIVE_GATEWAY,
+    "parallelGateway": NodeKind.PARALLEL_GATEWAY,
+    "inclusiveGateway": NodeKind.INCLUSIVE_GATEWAY,
 }
 # Carry no behaviour the engine must honour, so they are skipped, not refused.
 _IGNORED_IN_PROCESS = frozenset({
@@ -123,7 +126,7 @@ def _build_graph(process: Element) -> FlowGraph:
         else:
             nodes[el_id] = _read_node(child, el_id, _NODE_KINDS[local], problems)
     # incoming/outgoing child refs duplicate the sequenceFlows; the flows are authoritative.
-    graph = FlowGraph(nodes=nodes, flows=tuple(flows), process_id=process.get("id"))
+    graph = FlowGraph(nodes=nodes, flows=tuple(flows), process_id=process.get("id"), program=WALKER)
     # Flows into a refused element would only repeat that problem.
     problems.extend(graph_problems(graph, known_elsewhere=refused))
     if problems:

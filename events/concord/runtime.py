@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from events.concord_expressions import ExpressionError, Template, UndefinedVariable, render, to_text
-from events.concord_forms import FormField, FormSpec
-from events.concord_project import ProjectView, Step
+from events.concord.forms import FormField, FormSpec
+from events.concord.project import ProjectView, Step, deep_merge
+from events.expressions.el import ExpressionError, Template, UndefinedVariable, render, to_text
+from events.variables import NotAMapping, with_path
 
 INFO, WARN, ERROR = "INFO", "WARN", "ERROR"
 
@@ -362,7 +363,7 @@ class Machine:
                                     f" in {to_text(delay)} s")
                 parameters = self.evaluate(step.args["in"], step=step) if step.args["in"] else {}
                 extra = self.evaluate(retry["in"], step=step) if retry["in"] else {}
-                self.sink.wait_task(step, step.args["task"], _merge(parameters, extra), attempt + 1, self.frames, delay)
+                self.sink.wait_task(step, step.args["task"], deep_merge(parameters, extra), attempt + 1, self.frames, delay)
                 return
         if step.args.get("ignoreErrors"):
             if step.args.get("out"):
@@ -415,7 +416,7 @@ class Machine:
         if isinstance(value, Template):
             return render(value, resolve)
         if isinstance(value, str) and "${" in value:
-            from events.concord_expressions import parse_template  # arguments arrive as plain text
+            from events.expressions.el import parse_template  # arguments arrive as plain text
 
             try:
                 return render(parse_template(value), resolve)
@@ -464,29 +465,11 @@ def field_options(f: FormField) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def set_path(variables: dict[str, Any], key: str, value: Any) -> None:
-    """Apply one recorded `set` (dotted key) to process variables, in place."""
-    head, *rest = key.split(".")
-    variables[head] = _nested(copy.deepcopy(variables.get(head)), rest, value, key, None) if rest else value
-
-
 def _nested(current: Any, path: list[str], value: Any, key: str, step: Step | None) -> Any:
-    if not path:
-        return value
-    if current is None:
-        current = {}
-    if not isinstance(current, dict):
-        raise FlowError(f"cannot set '{key}': '{key.split('.')[0]}' is not a mapping", step)
-    out = dict(current)
-    out[path[0]] = _nested(out.get(path[0]), path[1:], value, key, step)
-    return out
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+    try:
+        return with_path(current, path, value, key)
+    except NotAMapping as e:
+        raise FlowError(str(e), step) from None
 
 
 def _source_of(value: Any) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from events.flows.program import Program
 
 __all__ = [
     "Flow",
@@ -75,9 +78,13 @@ class NodeKind(StrEnum):
     USER_TASK = "user_task"  # waits for a caller
     SERVICE_TASK = "service_task"  # a worker runs it, then the flow moves on
     EXCLUSIVE_GATEWAY = "exclusive_gateway"
+    PARALLEL_GATEWAY = "parallel_gateway"  # forks a token per outgoing flow; joins one token per incoming flow
+    INCLUSIVE_GATEWAY = "inclusive_gateway"  # forks a token per flow whose condition holds; joins the branches taken
 
 
 TASK_KINDS = frozenset({NodeKind.USER_TASK, NodeKind.SERVICE_TASK})
+# Gateways where the walker's tokens wait and fork (events/flows/walker.py).
+TOKEN_GATEWAYS = frozenset({NodeKind.PARALLEL_GATEWAY, NodeKind.INCLUSIVE_GATEWAY})
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,8 @@ class FlowGraph:
     nodes: Mapping[str, Node]
     flows: tuple[Flow, ...]
     process_id: str | None = None
-    # A program interpreted step by step (a Concord project) that drives this graph's tasks.
-    program: object | None = field(default=None, compare=False)
+    # The engine instances of this graph run on (events/flows/program.py); set by every compiler.
+    program: Program | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.nodes, FrozenMap):
@@ -152,6 +159,18 @@ class FlowGraph:
     def incoming(self, node_id: str) -> list[Flow]:
         """Flows entering `node_id`, in document order."""
         return [f for f in self.flows if f.target == node_id]
+
+    def reaches(self, source: str, target: str) -> bool:
+        """Whether some path of flows leads from `source` to `target` (an inclusive join's question)."""
+        seen, todo = {source}, [source]
+        while todo:
+            for f in self.outgoing(todo.pop()):
+                if f.target == target:
+                    return True
+                if f.target not in seen:
+                    seen.add(f.target)
+                    todo.append(f.target)
+        return False
 
     def flow(self, flow_id: str) -> Flow:
         """Return the flow with this id; raise KeyError if there is none."""
